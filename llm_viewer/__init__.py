@@ -1,0 +1,3 @@
+"""llm-viewer: lower-limb alignment assessment on full-leg radiographs."""
+
+__version__ = "0.1.0"

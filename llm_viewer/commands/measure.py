@@ -1,0 +1,83 @@
+"""``llm-viewer measure FILE``: every alignment metric of the landmarks in a JSON file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "measure",
+        help="compute the alignment metrics of landmarks in a case / analysis JSON file",
+        description="Read landmarks (a case file, the output of 'analyze', or the spec's minimal JSON) and "
+        "print every metric of ALIGNMENT.md for each leg, plus the study's leg-length discrepancy.",
+    )
+    p.add_argument("file", help="JSON file with 'pixel_spacing_mm' and 'legs.<side>.landmarks'; '-' reads stdin")
+    p.add_argument("--format", choices=("json", "table"), default="json", help="output format (default: json)")
+    p.set_defaults(func=run)
+
+
+def _read(path: str) -> dict:
+    from ..cli import CommandError
+    from ..core.casefile import CaseFileError, read_json_document
+
+    if path == "-":
+        try:
+            obj = json.loads(sys.stdin.read())
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"stdin: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        if not isinstance(obj, dict):
+            raise CommandError("stdin: expected a JSON object")
+        return obj
+    try:
+        return read_json_document(path)
+    except CaseFileError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def format_table(result: dict) -> str:
+    """Human-readable table of a ``measure`` result (legs as columns)."""
+    from ..core.metrics import METRIC_KEYS, METRIC_LABELS, out_of_range
+
+    sides = list(result["legs"])
+    lines = [f"{'metric':<16}" + "".join(f"{s:>14}" for s in sides)]
+    for key in METRIC_KEYS:
+        cells = []
+        for s in sides:
+            v = result["legs"][s]["metrics"][key]
+            if v is None:
+                txt = "n/a"
+            elif isinstance(v, float):
+                txt = f"{v:.2f}" + ("*" if out_of_range(key, v) else "")
+            else:
+                txt = str(v)
+            cells.append(f"{txt:>14}")
+        unit = "mm" if key.endswith("_mm") else ("°" if key.endswith("_deg") else ("%" if key.endswith("_pct") else ""))
+        label = f"{METRIC_LABELS[key]} {unit}".strip()
+        lines.append(f"{label:<16}" + "".join(cells))
+    lld = result["study"]["lld_mm"]
+    lines.append(f"{'LLD (R − L) mm':<16}{'n/a' if lld is None else f'{lld:.2f}':>14}")
+    spacing = result.get("pixel_spacing_mm")
+    lines.append("spacing: " + (f"{spacing[0]:g} × {spacing[1]:g} mm (row × column)" if spacing
+                                else "unknown: angles only, mm values not shown"))
+    lines.append("* outside the typical normal range")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..cli import CommandError
+    from ..core.measurement import MeasurementError, measure_document
+
+    doc = _read(args.file)
+    try:
+        result = measure_document(doc).as_dict()
+    except MeasurementError as exc:
+        where = "stdin" if args.file == "-" else args.file
+        raise CommandError(f"{where}: {exc}") from None
+    if args.format == "table":
+        print(format_table(result))
+    else:
+        print(json.dumps(result, indent=1))
+    return 0

@@ -1,0 +1,1 @@
+"""The review application (PySide6 + pyqtgraph)."""

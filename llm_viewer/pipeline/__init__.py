@@ -1,0 +1,1 @@
+"""Models and inference: image array in, landmarks out (torch, no Qt)."""

@@ -1,0 +1,1 @@
+"""Synthetic full-leg radiographs with exact ground truth."""
