@@ -1,0 +1,120 @@
+"""Per-stage and end-to-end time of the landmark pipeline on one 2800×8100 full-leg-sized image.
+
+Random-weight models in the paper configuration (ResNet-50-FPN at 1400×4200, SGR VGG-16 at 512 px) and the
+light configuration (MobileNetV3-FPN at 512×1536, SGR VGG-11/16-wide at 128 px); speed does not depend on
+the weights. A random detector finds random boxes, so the landmark stages run on eight realistic ROI boxes
+(two legs) given to the engine, and the detector is timed on its own on the same image:
+``end_to_end = normalize + detect + assign + hip + diaphysis + knee + ankle``. Models are built and
+loaded once, as the engine does (the authors' code rebuilt each model for every image).
+
+Usage::
+
+    .venv/bin/python benchmarks/bench_pipeline.py [--config lite|paper|both] [--device cpu|cuda|auto]
+                                                  [--repeats N] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from llm_viewer.pipeline.config import lite_config, paper_config  # noqa: E402
+from llm_viewer.pipeline.crop import Box  # noqa: E402
+from llm_viewer.pipeline.engine import InferenceEngine  # noqa: E402
+from llm_viewer.pipeline.legs import Detection  # noqa: E402
+
+W, H = 2800, 8100
+STAGES = ("normalize", "detect", "assign", "hip", "diaphysis", "knee", "ankle")
+
+
+def synthetic_image() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    img = rng.normal(1000, 50, (H, W)).astype(np.float32)
+    for cx in (900, 1900):
+        img[300:7900, cx - 150 : cx + 150] += 2000
+    return img
+
+
+def boxes() -> list[Detection]:
+    out = []
+    for cx in (900, 1900):  # hip 450 px, diaphysis 350x2600, knee 600, ankle 400 (typical at 0.143 mm/px)
+        out += [Detection("hip", Box(cx - 225, 250, cx + 225, 700), 0.99),
+                Detection("diaphysis", Box(cx - 175, 900, cx + 175, 3500), 0.99),
+                Detection("knee", Box(cx - 300, 3700, cx + 300, 4300), 0.99),
+                Detection("ankle", Box(cx - 200, 7300, cx + 200, 7700), 0.99)]
+    return out
+
+
+def bench(name: str, config, device: str, repeats: int) -> dict[str, float]:
+    t0 = time.perf_counter()
+    engine = InferenceEngine.from_config(config, device=device)
+    build_s = time.perf_counter() - t0
+    img = synthetic_image()
+    dets = boxes()
+    from llm_viewer.pipeline.crop import normalize_intensity
+
+    norm = normalize_intensity(img, config.intensity)
+    engine.detect(norm)  # warm-up
+    engine.analyze(img, detections=dets)
+    runs: dict[str, list[float]] = {k: [] for k in STAGES + ("end_to_end",)}
+    for _ in range(repeats):
+        if engine.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        engine.detect(norm)
+        if engine.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        det_s = time.perf_counter() - t
+        res = engine.analyze(img, detections=dets)
+        n = sum(len(leg.landmarks) for leg in res.legs.values())
+        assert n >= 16, f"{name}: only {n} landmarks"
+        res.timings_s["detect"] = det_s
+        for k in STAGES:
+            runs[k].append(res.timings_s.get(k, 0.0))
+        runs["end_to_end"].append(sum(res.timings_s.get(k, 0.0) for k in STAGES))
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    med["build_once"] = build_s
+    return med
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", choices=("lite", "paper", "both"), default="lite")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    configs = {"lite": lite_config(), "paper": paper_config()}
+    names = ["lite", "paper"] if args.config == "both" else [args.config]
+    dev = args.device
+    desc = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch threads {args.threads}"
+    if dev.startswith("cuda") and torch.cuda.is_available():
+        desc += f", GPU {torch.cuda.get_device_name(0)}"
+    print(f"# pipeline benchmark: one {W}x{H} image, device {dev}, {desc}, torch {torch.__version__}, "
+          f"median of {args.repeats}")
+    results = {n: bench(n, configs[n], dev, args.repeats) for n in names}
+    print(f"{'stage (s)':<14}" + "".join(f"{n:>12}" for n in names))
+    for k in STAGES + ("end_to_end", "build_once"):
+        print(f"{k:<14}" + "".join(f"{results[n][k]:>12.3f}" for n in names))
+    targets = {"lite": ("cpu", 3.0), "paper": ("cuda", 0.150)}
+    for n in names:
+        kind, limit = targets[n]
+        if dev.startswith(kind):
+            ok = results[n]["end_to_end"] <= limit
+            print(f"target {n} on {kind}: end_to_end <= {limit:g} s: {'met' if ok else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

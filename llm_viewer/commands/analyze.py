@@ -1,0 +1,218 @@
+"""``llm-viewer analyze PATH...``: landmarks, metrics and trust of every leg in radiographs.
+
+Output per image (JSON): the spec's shape (``pixel_spacing_mm``, ``legs.<side>.landmarks/metrics``,
+``study.lld_mm``) plus ``spacing_source``, per-leg ``uncertainty_px``/``score``/``flagged``/``missing_regions``,
+ROI boxes, warnings, per-stage timings and the model id. With one image and no ``--json``/``--csv`` the JSON
+goes to stdout; a file that cannot be read or analysed is reported on stderr and skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+import time
+from pathlib import Path
+
+IMAGE_SUFFIXES = (".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "analyze",
+        help="find the landmarks of both legs in radiographs and compute the alignment metrics",
+        description="Detect hip, diaphysis, knee and ankle regions, place the nine landmarks of every leg with "
+        "segmentation-guided regression, and compute every metric of ALIGNMENT.md. PATHs are image files "
+        "(DICOM, PNG, JPEG, TIFF) or folders (searched recursively for such files).",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    p.add_argument("--models", metavar="DIR", default=None,
+                   help="model bundle folder (default: the bundled demo model in resources/models/demo)")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    p.add_argument("--tta", action="store_true", help="add test-time augmentation spread to the uncertainties")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", metavar="OUT", help="write a JSON list of per-image results to OUT ('-': stdout)")
+    out.add_argument("--csv", metavar="OUT", help="write one row per leg to OUT ('-': stdout)")
+    p.set_defaults(func=run)
+
+
+def collect_images(paths: list[str]) -> tuple[list[Path], list[str]]:
+    """Expand files and folders into image files (sorted per folder); return them and error messages."""
+    files: list[Path] = []
+    errors: list[str] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                errors.append(f"{p}: folder holds no DICOM/PNG/JPEG/TIFF images")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            errors.append(f"{p}: no such file or folder")
+    return files, errors
+
+
+def result_document(image_path: str, image, result) -> dict:
+    """Combine an :class:`AnalysisResult` with the image's spacing and the core metrics into the output JSON."""
+    from ..core.landmarks import LANDMARK_IDS, SIDES
+    from ..core.metrics import GeometryError, LandmarkError, compute_leg_metrics, leg_length_discrepancy_mm
+
+    spacing = list(image.pixel_spacing_mm) if image.pixel_spacing_mm else None
+    legs: dict[str, dict] = {}
+    leg_metrics = {}
+    for side in SIDES:
+        leg = result.legs.get(side)
+        if leg is None:
+            continue
+        lms = {lm: leg.landmarks[lm] for lm in LANDMARK_IDS if lm in leg.landmarks}
+        entry: dict = {
+            "landmarks": {lm: [p.x_px, p.y_px] for lm, p in lms.items()},
+            "metrics": None,
+            "errors": [],
+            "uncertainty_px": {lm: p.uncertainty_px for lm, p in lms.items()},
+            "score": {lm: p.score for lm, p in lms.items()},
+            "flagged": sorted(lm for lm, p in lms.items() if p.flagged),
+            "missing_regions": list(leg.missing_regions),
+        }
+        missing = [lm for lm in LANDMARK_IDS if lm not in lms]
+        if missing:
+            entry["errors"].append(f"{side} leg: landmark(s) {', '.join(missing)} not found; metrics not computed")
+        else:
+            try:
+                m = compute_leg_metrics({lm: (p.x_px, p.y_px) for lm, p in lms.items()}, side, spacing)
+                entry["metrics"] = m.as_dict()
+                leg_metrics[side] = m
+            except (LandmarkError, GeometryError, ValueError) as exc:
+                entry["errors"].append(str(exc))
+        legs[side] = entry
+    return {
+        "image": image_path,
+        "pixel_spacing_mm": spacing,
+        "spacing_source": image.spacing_source,
+        "image_size_px": [image.width_px, image.height_px],
+        "legs": legs,
+        "study": {"lld_mm": leg_length_discrepancy_mm(leg_metrics)},
+        "rois": [{"side": r.side, "region": r.region, "box_px": [r.x0, r.y0, r.x1, r.y1], "score": r.score}
+                 for r in result.rois],
+        "warnings": list(result.warnings),
+        "timings_s": dict(result.timings_s),
+        "model_id": result.model_id,
+        "device": result.device,
+    }
+
+
+CSV_FIELDS_HEAD = ("image", "side", "pixel_spacing_row_mm", "pixel_spacing_col_mm", "spacing_source", "model_id")
+
+
+def csv_rows(doc: dict) -> list[dict]:
+    """One CSV row per leg: landmarks (x, y, uncertainty), metrics, missing regions and errors."""
+    from ..core.landmarks import LANDMARK_IDS
+    from ..core.metrics import METRIC_KEYS
+
+    spacing = doc["pixel_spacing_mm"] or [None, None]
+    rows = []
+    for side, leg in doc["legs"].items():
+        row = {"image": doc["image"], "side": side, "pixel_spacing_row_mm": spacing[0],
+               "pixel_spacing_col_mm": spacing[1], "spacing_source": doc["spacing_source"],
+               "model_id": doc["model_id"]}
+        for key in METRIC_KEYS:
+            row[key] = (leg["metrics"] or {}).get(key)
+        row["lld_mm"] = doc["study"]["lld_mm"]
+        for lm in LANDMARK_IDS:
+            xy = leg["landmarks"].get(lm)
+            row[f"{lm}_x_px"], row[f"{lm}_y_px"] = (xy if xy else (None, None))
+            row[f"{lm}_uncertainty_px"] = leg["uncertainty_px"].get(lm)
+        row["flagged"] = ";".join(leg["flagged"])
+        row["missing_regions"] = ";".join(leg["missing_regions"])
+        row["errors"] = " | ".join(leg["errors"])
+        rows.append(row)
+    return rows
+
+
+def _csv_fields() -> list[str]:
+    from ..core.landmarks import LANDMARK_IDS
+    from ..core.metrics import METRIC_KEYS
+
+    fields = list(CSV_FIELDS_HEAD) + list(METRIC_KEYS) + ["lld_mm"]
+    for lm in LANDMARK_IDS:
+        fields += [f"{lm}_x_px", f"{lm}_y_px", f"{lm}_uncertainty_px"]
+    return fields + ["flagged", "missing_regions", "errors"]
+
+
+def _write(target: str, text: str) -> None:
+    if target == "-":
+        sys.stdout.write(text)
+        return
+    from ..core.atomic import atomic_write_text
+
+    atomic_write_text(target, text)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..cli import CommandError
+
+    files, errors = collect_images(args.paths)
+    for e in errors:
+        print(f"llm-viewer analyze: {e}", file=sys.stderr)
+    if not files:
+        raise CommandError("no image to analyse")
+
+    from ..pipeline.bundle import BundleError, default_bundle_path
+    from ..pipeline.engine import InferenceEngine
+
+    bundle_dir = Path(args.models) if args.models else default_bundle_path()
+    if not (bundle_dir / "bundle.json").is_file():
+        raise CommandError(f"no model bundle at {bundle_dir}; train one with python -m training.train or pass --models")
+    try:
+        engine = InferenceEngine.from_bundle(bundle_dir, device=args.device, tta=args.tta)
+    except BundleError as exc:
+        raise CommandError(str(exc)) from None
+    except ValueError as exc:  # device not available
+        raise CommandError(str(exc)) from None
+
+    from ..core.imageio import ImageLoadError, load_image
+
+    docs: list[dict] = []
+    failed = 0
+    for f in files:
+        t0 = time.perf_counter()
+        try:
+            image = load_image(f)
+        except (ImageLoadError, OSError, ValueError) as exc:
+            failed += 1
+            print(f"llm-viewer analyze: skipped {f}: {exc}", file=sys.stderr)
+            continue
+        load_s = time.perf_counter() - t0
+        try:
+            result = engine.analyze(image.pixels)
+        except Exception as exc:  # noqa: BLE001 - one bad image never ends the batch
+            failed += 1
+            print(f"llm-viewer analyze: skipped {f}: analysis failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            continue
+        doc = result_document(str(f), image, result)
+        doc["timings_s"] = {"load": load_s, **doc["timings_s"]}
+        docs.append(doc)
+        for w in result.warnings:
+            print(f"llm-viewer analyze: {f}: warning: {w}", file=sys.stderr)
+
+    if args.csv:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=_csv_fields(), lineterminator="\n")
+        writer.writeheader()
+        for doc in docs:
+            writer.writerows(csv_rows(doc))
+        _write(args.csv, buf.getvalue())
+    elif args.json:
+        _write(args.json, json.dumps(docs, indent=2) + "\n")
+    elif len(files) == 1 and docs:
+        sys.stdout.write(json.dumps(docs[0], indent=2) + "\n")
+    else:
+        for doc in docs:  # several images and no output file: one JSON document per line
+            sys.stdout.write(json.dumps(doc) + "\n")
+    if not docs:
+        raise CommandError(f"none of the {len(files)} image(s) could be analysed")
+    return 1 if failed or errors else 0

@@ -1,0 +1,134 @@
+"""``llm-viewer synth``: generate synthetic full-leg radiographs with exact landmarks into a store."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any
+
+SIZES = {"full": 8100, "half": 4050, "quarter": 2025, "small": 1024}
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "synth", help="generate synthetic long-leg radiographs with exact ground truth into a training store",
+        description="Generate synthetic standing long-leg radiographs (DICOM DX) with exact landmarks, "
+                    "diaphysis masks and ROI boxes into a training-set store (see docs/STORE.md). "
+                    "Deterministic: the same seed and options give the same bytes.")
+    p.add_argument("--count", type=int, required=True, help="number of studies to generate")
+    p.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
+    p.add_argument("--out", required=True, help="store folder (created if missing; appended to if a store)")
+    p.add_argument("--start", type=int, default=0, help="index of the first case (default 0)")
+    p.add_argument("--size", choices=sorted(SIZES), default="full",
+                   help="image height: full 8100 px, half 4050, quarter 2025, small 1024 (same field of view)")
+    p.add_argument("--height-px", type=int, default=None, help="explicit image height in pixels (overrides --size)")
+    p.add_argument("--spacing-mm", type=float, default=None,
+                   help="pixel spacing in mm (default: keeps the full-size 392 x 1134 mm field of view)")
+    p.add_argument("--monochrome", choices=("1", "2", "random"), default="random",
+                   help="photometric interpretation MONOCHROME1, MONOCHROME2 or random (default)")
+    p.add_argument("--implants-rate", type=float, default=0.12, help="probability of implants per leg")
+    p.add_argument("--one-leg-rate", type=float, default=0.05, help="probability of a single-leg study")
+    p.add_argument("--calibration", choices=("ruler", "ball", "none", "random"), default="random",
+                   help="calibration object in the image")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=run)
+
+
+class Progress:
+    """A one-line progress bar on stderr."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total, self.enabled, self.start, self.done = total, enabled, time.monotonic(), 0
+
+    def step(self) -> None:
+        self.done += 1
+        if not self.enabled:
+            return
+        el = time.monotonic() - self.start
+        rate = self.done / el if el > 0 else 0.0
+        eta = (self.total - self.done) / rate if rate > 0 else 0.0
+        n = 30
+        fill = int(n * self.done / max(1, self.total))
+        sys.stderr.write(f"\rsynth [{'#' * fill}{'.' * (n - fill)}] {self.done}/{self.total} "
+                         f"{rate:.2f} img/s ETA {eta:5.0f} s")
+        if self.done == self.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _work(job: tuple[int, int, Any]) -> tuple[Any, bytes, dict[str, bytes]]:
+    seed, index, config = job
+    import cv2
+
+    cv2.setNumThreads(1)
+    from llm_viewer.synth.dicom import dicom_bytes
+    from llm_viewer.synth.generator import generate_case
+    from llm_viewer.synth.writer import encode_mask
+
+    case = generate_case(seed, config, index=index)
+    data = dicom_bytes(case)
+    masks = {side: encode_mask(m) for side, m in case.masks.items()}
+    case.masks = {side: m[:1, :1] for side, m in case.masks.items()}  # sent back as PNG bytes
+    case.pixels = case.pixels[:1, :1]
+    return case, data, masks
+
+
+def run(args: argparse.Namespace) -> int:
+    from llm_viewer.cli import CommandError
+
+    if args.count < 1:
+        raise CommandError("--count must be at least 1")
+    if args.seed < 0 or args.start < 0:
+        raise CommandError("--seed and --start must be non-negative")
+    if args.workers < 1:
+        raise CommandError("--workers must be at least 1")
+    from llm_viewer.core.store import Store, StoreError
+    from llm_viewer.synth.params import SynthConfig, SynthConfigError
+    from llm_viewer.synth.writer import build_case_document, fixed_timestamp
+
+    mono = {"1": "MONOCHROME1", "2": "MONOCHROME2", "random": "random"}[args.monochrome]
+    height = args.height_px if args.height_px is not None else SIZES[args.size]
+    try:
+        config = SynthConfig.with_height(height, spacing_mm=args.spacing_mm, monochrome=mono,
+                                         implants_rate=args.implants_rate, one_leg_rate=args.one_leg_rate,
+                                         calibration=args.calibration)
+    except SynthConfigError as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        store = Store.create(args.out, exist_ok=True)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+    from llm_viewer.synth.generator import case_id_for
+
+    existing = {e.id for e in store.entries(check="none")}
+    indices = [i for i in range(args.start, args.start + args.count) if case_id_for(args.seed, i) not in existing]
+    skipped = args.count - len(indices)
+    progress = Progress(len(indices), enabled=not args.no_progress)
+    jobs = [(args.seed, i, config) for i in indices]
+    if args.workers > 1 and len(jobs) > 1:
+        import multiprocessing as mp
+
+        pool = mp.get_context("spawn").Pool(min(args.workers, len(jobs), os.cpu_count() or 1))
+        results = pool.imap(_work, jobs)
+    else:
+        pool = None
+        results = map(_work, jobs)
+    try:
+        for case, data, masks in results:
+            doc = build_case_document(case)
+            store.add_case(case.case_id, doc, image_bytes=data, image_suffix=".dcm",
+                           masks={f"diaphysis_{s}": m for s, m in masks.items()}, source="synthetic",
+                           created=fixed_timestamp(case), width_px=config.width_px, height_px=config.height_px,
+                           extra={"seed": case.seed, "index": case.index})
+            progress.step()
+    finally:
+        if pool is not None:
+            pool.terminate()
+    msg = f"wrote {len(indices)} case(s) to {store.root}"
+    if skipped:
+        msg += f" ({skipped} already present, skipped)"
+    print(msg)
+    return 0

@@ -1,0 +1,416 @@
+"""Inference engine: full-leg radiograph -> ROI boxes -> nine landmarks per leg with an uncertainty each.
+
+Models are built and loaded once (``from_bundle``) and reused for every image; all crops of one region type
+run in one batch under ``torch.inference_mode`` (float16 autocast on CUDA). ``analyze`` reports progress and
+checks a cancel flag between stages, which is what the viewer's worker thread uses.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..core.landmarks import REGIONS
+from . import decode
+from .bundle import MODEL_NAMES, load_bundle, load_state_dict_checked
+from .config import MASK_METHOD, BundleConfig, RegionModelConfig
+from .crop import (
+    Box,
+    Letterbox,
+    apply_affine,
+    crop_affine,
+    from_normalized,
+    invert_affine,
+    letterbox,
+    normalize_intensity,
+    warp_crop,
+)
+from .legs import Detection, assign_legs
+from .models import build_detector, build_landmark_model
+
+ProgressFn = Callable[[float, str], None]
+CancelFn = Callable[[], bool]
+
+_MIN_SIDE_PX = 32
+_TTA_SHIFTS = ((0.03, 0.03, 1.0), (-0.03, -0.03, 1.06))  # (dx, dy as fraction of side, scale)
+
+
+@dataclass(frozen=True)
+class LandmarkPrediction:
+    """One landmark in original pixels with its trust measure (see :mod:`llm_viewer.pipeline.decode`)."""
+
+    x_px: float
+    y_px: float
+    score: float
+    uncertainty_px: float
+    seg_peak_xy_px: tuple[float, float] | None
+    flagged: bool = False
+
+
+@dataclass(frozen=True)
+class RoiBox:
+    """A detected region assigned to a leg; edges in original pixels (pixel-centre convention)."""
+
+    side: str
+    region: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    score: float
+
+
+@dataclass
+class LegPrediction:
+    side: str
+    landmarks: dict[str, LandmarkPrediction]
+    missing_regions: list[str]
+
+
+@dataclass
+class AnalysisResult:
+    legs: dict[str, LegPrediction]
+    rois: list[RoiBox]
+    warnings: list[str]
+    timings_s: dict[str, float]
+    model_id: str
+    device: str
+    image_size_px: tuple[int, int] = (0, 0)  # (width, height)
+    unassigned_rois: list[RoiBox] = field(default_factory=list)
+
+
+class AnalysisCancelled(Exception):
+    """Raised by :meth:`InferenceEngine.analyze` when its ``cancel`` callback returns true."""
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"`` -> CUDA, then MPS, then CPU; otherwise the named device, checked to be available.
+
+    Raises
+    ------
+    ValueError
+        If the requested device is not available here.
+    """
+    name = (device or "auto").lower()
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available on this machine")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError(f"device {device!r} requested but MPS is not available on this machine")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"unsupported device {device!r}; use auto, cpu, cuda, cuda:N or mps")
+    return dev
+
+
+class _Progress:
+    def __init__(self, fn: ProgressFn | None, cancel: CancelFn | None) -> None:
+        self.fn, self.cancel, self.last = fn, cancel, 0.0
+
+    def __call__(self, frac: float, msg: str) -> None:
+        if self.cancel is not None and self.cancel():
+            raise AnalysisCancelled("analysis cancelled")
+        self.last = max(self.last, min(1.0, frac))
+        if self.fn is not None:
+            self.fn(self.last, msg)
+
+
+class InferenceEngine:
+    """Runs a bundle's detector and region models on images. Build with :meth:`from_bundle`."""
+
+    def __init__(self, config: BundleConfig, detector: torch.nn.Module, region_models: dict[str, torch.nn.Module],
+                 *, device: str | torch.device = "auto", model_id: str = "untrained", tta: bool = False) -> None:
+        self.config = config
+        self._device = device if isinstance(device, torch.device) else resolve_device(device)
+        self._model_id = model_id
+        self.tta = tta
+        self.detector = detector.to(self._device).eval()
+        self.region_models = {r: m.to(self._device).eval() for r, m in region_models.items()}
+
+    @classmethod
+    def from_bundle(cls, path: str | Path | None = None, device: str = "auto", *, tta: bool = False
+                    ) -> InferenceEngine:
+        """Load a bundle (``None``: the bundled demo model) once, ready for many images.
+
+        Raises
+        ------
+        BundleError
+            The bundle is missing, corrupt or does not fit this code.
+        ValueError
+            The device is not available.
+        """
+        bundle = load_bundle(path)
+        dev = resolve_device(device)
+        cfg = bundle.config
+        models: dict[str, torch.nn.Module] = {}
+        for name in MODEL_NAMES:
+            module = build_detector(cfg.detector) if name == "detector" else build_landmark_model(cfg.regions[name])
+            load_state_dict_checked(module, bundle.state_dict(name), name=name, where=f"model bundle {bundle.path}")
+            models[name] = module
+        detector = models.pop("detector")
+        return cls(cfg, detector, models, device=dev, model_id=bundle.model_id, tta=tta)
+
+    @classmethod
+    def from_config(cls, config: BundleConfig, device: str = "auto", *, seed: int = 0, tta: bool = False
+                    ) -> InferenceEngine:
+        """Random-weight models of a config (tests, benchmarks: speed does not depend on the weights)."""
+        torch.manual_seed(seed)
+        detector = build_detector(config.detector)
+        models = {r: build_landmark_model(config.regions[r]) for r in REGIONS}
+        return cls(config, detector, models, device=device, model_id=f"{config.name}-random-{seed}", tta=tta)
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def device(self) -> str:
+        return str(self._device)
+
+    def _autocast(self):
+        if self._device.type == "cuda":
+            return torch.autocast(device_type="cuda", dtype=torch.float16)
+        return torch.autocast(device_type="cpu", enabled=False)
+
+    # ------------------------------------------------------------------ detection
+    def detect(self, image_norm: np.ndarray, lb: Letterbox | None = None) -> list[Detection]:
+        """Run the detector on a normalised image; boxes in original pixels, score-thresholded."""
+        dcfg = self.config.detector
+        if lb is None:
+            lb = letterbox(image_norm, dcfg.input_width_px, dcfg.input_height_px)
+        x = torch.from_numpy(lb.pixels).to(self._device)[None].expand(3, -1, -1)
+        with torch.inference_mode(), self._autocast():
+            out = self.detector([x])[0]
+        boxes = out["boxes"].float().cpu().numpy()
+        labels = out["labels"].cpu().numpy()
+        scores = out["scores"].float().cpu().numpy()
+        inv = invert_affine(lb.matrix)
+        h, w = image_norm.shape
+        dets: list[Detection] = []
+        for b, lab, s in zip(boxes, labels, scores):
+            if s < dcfg.score_threshold or not 1 <= int(lab) <= len(REGIONS):
+                continue
+            # torchvision boxes have the canvas extent [0, W]; our pixel-centre convention has [-0.5, W-0.5].
+            p = apply_affine(inv, np.array([[b[0] - 0.5, b[1] - 0.5], [b[2] - 0.5, b[3] - 0.5]]))
+            x0, x1 = np.clip(p[:, 0], -0.5, w - 0.5)
+            y0, y1 = np.clip(p[:, 1], -0.5, h - 0.5)
+            if x1 - x0 < 1 or y1 - y0 < 1:
+                continue
+            dets.append(Detection(REGIONS[int(lab) - 1], Box(float(x0), float(y0), float(x1), float(y1)), float(s)))
+        return dets
+
+    # ------------------------------------------------------------------ main entry
+    def analyze(self, image: np.ndarray, *, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
+                detections: list[Detection] | None = None) -> AnalysisResult:
+        """Find the landmarks of every leg in ``image``.
+
+        Parameters
+        ----------
+        image : ndarray
+            2-D float array, bone bright, any range (``RadiographImage.pixels``). A colour array is converted
+            to grey with a warning.
+        progress : callable, optional
+            ``progress(fraction, message)``, fractions non-decreasing, last call 1.0.
+        cancel : callable, optional
+            Polled between stages; when it returns true, :class:`AnalysisCancelled` is raised.
+        detections : list of Detection, optional
+            Use these ROI boxes (original pixels) instead of running the detector (user-corrected boxes, tests).
+
+        Returns
+        -------
+        AnalysisResult
+            Never raises for bad image content: problems are listed in ``warnings`` and legs/regions that
+            could not be analysed are absent or listed in ``missing_regions``.
+        """
+        t_start = time.perf_counter()
+        timings: dict[str, float] = {}
+        warnings: list[str] = []
+        report = _Progress(progress, cancel)
+        report(0.0, "preparing image")
+        t0 = time.perf_counter()
+        grey, problem = self._prepare(image, warnings)
+        result = AnalysisResult(legs={}, rois=[], warnings=warnings, timings_s=timings, model_id=self.model_id,
+                                device=self.device, image_size_px=(int(grey.shape[1]), int(grey.shape[0]))
+                                if grey is not None else (0, 0))
+        if problem:
+            timings["total"] = time.perf_counter() - t_start
+            report(1.0, "done")
+            return result
+        norm = normalize_intensity(grey, self.config.intensity)
+        del grey
+        dcfg = self.config.detector
+        lb = letterbox(norm, dcfg.input_width_px, dcfg.input_height_px)
+        timings["normalize"] = time.perf_counter() - t0
+        report(0.05, "detecting regions")
+
+        t0 = time.perf_counter()
+        dets = self.detect(norm, lb) if detections is None else list(detections)
+        timings["detect"] = time.perf_counter() - t0
+        report(0.40, "assigning regions to legs")
+
+        t0 = time.perf_counter()
+        assignment = assign_legs(dets, image_norm=lb.pixels, matrix=lb.matrix, image_width_px=norm.shape[1])
+        warnings.extend(assignment.warnings)
+        timings["assign"] = time.perf_counter() - t0
+        assigned = set()
+        for side, chain in assignment.legs.items():
+            result.legs[side] = LegPrediction(side, {}, list(assignment.missing.get(side, [])))
+            for region in REGIONS:
+                if region in chain:
+                    d = chain[region]
+                    assigned.add(id(d))
+                    result.rois.append(RoiBox(side, region, d.box.x0, d.box.y0, d.box.x1, d.box.y1, d.score))
+        result.unassigned_rois = [RoiBox("", d.region, d.box.x0, d.box.y0, d.box.x1, d.box.y1, d.score)
+                                  for d in dets if id(d) not in assigned]
+        report(0.45, "locating landmarks")
+
+        frac = 0.45
+        for region in REGIONS:
+            t0 = time.perf_counter()
+            items = [(side, chain[region]) for side, chain in assignment.legs.items() if region in chain]
+            if items:
+                self._run_region(region, items, norm, result)
+            timings[region] = time.perf_counter() - t0
+            frac += 0.55 / len(REGIONS) * 0.98
+            report(frac, f"{region} done")
+        timings["total"] = time.perf_counter() - t_start
+        report(1.0, "done")
+        return result
+
+    def _prepare(self, image: np.ndarray, warnings: list[str]) -> tuple[np.ndarray | None, bool]:
+        arr = np.asarray(image)
+        if arr.ndim == 3 and arr.shape[2] in (3, 4):
+            warnings.append("colour image converted to grey: radiographs are greyscale, is this one?")
+            arr = arr[..., :3].astype(np.float32).mean(axis=2)
+        if arr.ndim != 2:
+            warnings.append(f"expected a 2-D greyscale image, got an array of shape {arr.shape}; nothing analysed")
+            return None, True
+        if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+            warnings.append(f"unsupported pixel type {arr.dtype}; nothing analysed")
+            return None, True
+        grey = np.asarray(arr, dtype=np.float32)
+        h, w = grey.shape
+        if min(h, w) < _MIN_SIDE_PX:
+            warnings.append(f"image of {w}x{h} px is too small to analyse (needs at least {_MIN_SIDE_PX} px a side)")
+            return grey, True
+        finite = np.isfinite(grey)
+        if not finite.all():
+            warnings.append(f"{int((~finite).sum())} non-finite pixel(s) treated as background")
+            grey = np.where(finite, grey, np.float32(np.nan))
+        if not finite.any() or float(np.nanmax(grey)) <= float(np.nanmin(grey)):
+            warnings.append("image is empty (constant intensity): nothing to analyse")
+            return grey, True
+        if w > h:
+            warnings.append(f"image is wider than tall ({w}x{h} px); full-leg radiographs are portrait")
+        return grey, False
+
+    # ------------------------------------------------------------------ landmark stage
+    def _crops(self, rcfg: RegionModelConfig, items: list[tuple[str, Detection]], norm: np.ndarray,
+               n_aug: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        size = rcfg.input_size_px
+        crops, mats = [], []
+        for side, det in items:
+            mirror = side == "left" and rcfg.mirror_left
+            for a in range(n_aug):
+                box = det.box
+                if a > 0:
+                    dx, dy, sc = _TTA_SHIFTS[a - 1]
+                    side_px = max(box.width, box.height)
+                    cx, cy = box.cx + dx * side_px, box.cy + dy * side_px
+                    hw, hh = box.width * sc / 2, box.height * sc / 2
+                    box = Box(cx - hw, cy - hh, cx + hw, cy + hh)
+                m = crop_affine(box, size, margin=rcfg.margin, mirror=mirror)
+                crops.append(warp_crop(norm, m, size))
+                mats.append(m)
+        return np.stack(crops), mats
+
+    def _forward(self, region: str, batch: np.ndarray, in_ch: int):
+        x = torch.from_numpy(batch).to(self._device)[:, None].expand(-1, in_ch, -1, -1).contiguous()
+        with torch.inference_mode(), self._autocast():
+            out = self.region_models[region](x)
+        seg = torch.sigmoid(out.seg_logits.float()).cpu().numpy() if out.seg_logits is not None else None
+        coords = out.coords.float().cpu().numpy() if out.coords is not None else None
+        return seg, coords
+
+    def _run_region(self, region: str, items: list[tuple[str, Detection]], norm: np.ndarray,
+                    result: AnalysisResult) -> None:
+        rcfg = self.config.regions[region]
+        n_aug = 3 if (self.tta or rcfg.method == "regression") and rcfg.method != MASK_METHOD else 1
+        batch, mats = self._crops(rcfg, items, norm, n_aug)
+        seg, coords = self._forward(region, batch, rcfg.in_channels)
+        size = rcfg.input_size_px
+        for i, (side, _det) in enumerate(items):
+            j = i * n_aug
+            m_inv = invert_affine(mats[j])
+            k = float(np.sqrt(abs(np.linalg.det(m_inv[:, :2]))))  # original px per crop px
+            crop_side = k * size
+            leg = result.legs[side]
+            if rcfg.method == MASK_METHOD:
+                dp = decode.diaphysis_point(seg[j, 0])
+                if dp.point_xy is None:
+                    result.warnings.append(f"{side} leg: diaphysis_center not found ({dp.message})")
+                    continue
+                xy = apply_affine(m_inv, dp.point_xy)
+                unc = k * (max(1.0, size / 64) + dp.width_px * (1.0 - dp.score)) + (crop_side / 4 if dp.touches_border
+                                                                                   else 0.0)
+                flagged = dp.score < 0.5 or dp.touches_border
+                leg.landmarks["diaphysis_center"] = LandmarkPrediction(float(xy[0]), float(xy[1]), dp.score, unc,
+                                                                       None, flagged)
+                continue
+            r_orig = rcfg.mask_radius_px * k
+            for li, lm in enumerate(rcfg.landmark_ids):
+                pts = []
+                for a in range(n_aug):
+                    inv_a = invert_affine(mats[j + a])
+                    if coords is not None:
+                        pts.append(apply_affine(inv_a, from_normalized(coords[j + a, li], size)))
+                    else:
+                        _, c = decode.map_peak(seg[j + a, li], 2 * rcfg.mask_radius_px)
+                        pts.append(apply_affine(inv_a, c))
+                pts_arr = np.array(pts)
+                spread = float(np.sqrt(((pts_arr - pts_arr.mean(0)) ** 2).sum(1).mean())) if n_aug > 1 else 0.0
+                peak_xy = None
+                if seg is not None:
+                    peak, c_map = decode.map_peak(seg[j, li], 2 * rcfg.mask_radius_px)
+                    map_xy = apply_affine(m_inv, c_map)
+                    peak_xy = (float(map_xy[0]), float(map_xy[1]))
+                if rcfg.method == "sgr":
+                    xy = pts_arr[0]
+                    d = float(np.hypot(*(xy - map_xy)))
+                    unc = decode.sgr_uncertainty(d, spread, peak, crop_side)
+                    score = peak * math.exp(-d / max(r_orig, 1e-6))
+                elif rcfg.method == "segmentation":
+                    c_thr, n_comp = decode.threshold_centroid(seg[j, li])
+                    if c_thr is None:
+                        result.warnings.append(f"{side} leg: {lm}: no pixel above 0.5 in its map; map peak used")
+                        xy = map_xy
+                    else:
+                        xy = apply_affine(m_inv, c_thr)
+                        if n_comp > 1:
+                            result.warnings.append(f"{side} leg: {lm}: {n_comp} candidate blobs; largest used")
+                    d = float(np.hypot(*(xy - map_xy)))
+                    unc = decode.sgr_uncertainty(d, spread, peak, crop_side)
+                    score = peak
+                else:  # regression
+                    xy = pts_arr[0]
+                    peak = 1.0
+                    unc = spread
+                    score = math.exp(-spread / max(r_orig, 1e-6))
+                flagged = peak < 0.5 or unc > 2 * r_orig
+                leg.landmarks[lm] = LandmarkPrediction(float(xy[0]), float(xy[1]), float(score), float(unc),
+                                                       peak_xy, bool(flagged))

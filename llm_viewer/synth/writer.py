@@ -1,0 +1,65 @@
+"""Put synthetic cases into a training-set store (DICOM image, case file, diaphysis masks).
+
+Case files are made reproducible: every timestamp in them (history, provenance) is the study's fixed
+synthetic date, not the clock, so the same seed gives byte-identical stores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+
+from ..core.casefile import Case
+from ..core.store import Store, StoreEntry
+from .dicom import _study_datetime, dicom_bytes
+from .generator import SyntheticCase
+
+
+def fixed_timestamp(case: SyntheticCase) -> str:
+    """The case's synthetic acquisition time as ISO-8601 UTC (used for every timestamp of the case)."""
+    return _study_datetime(case).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _freeze(obj: Any, ts: str) -> Any:
+    if isinstance(obj, dict):
+        return {k: (ts if k == "at" and isinstance(v, str) else _freeze(v, ts)) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_freeze(v, ts) for v in obj]
+    return obj
+
+
+def build_case_document(case: SyntheticCase) -> dict[str, Any]:
+    """The case file content (without the image entry, which the store adds) with fixed timestamps."""
+    sp = case.pixel_spacing_mm
+    c = Case.new(pixel_spacing_mm=[sp, sp], spacing_source="ImagerPixelSpacing")
+    for side, lms in case.landmarks.items():
+        for lm, xy in lms.items():
+            c.set_ground_truth(side, lm, xy, source="ground_truth", by="llm-viewer synth")
+    c.set_rois(case.rois)
+    c.set_study({"patient_name": f"SYNTH^{case.seed}-{case.index:06d}", "modality": "DX",
+                 "study_description": "SYNTHETIC standing long-leg AP", "synthetic": True})
+    block = case.synthetic_block()
+    block["masks"] = {side: {"path": f"../masks/{case.case_id}_diaphysis_{side}.png", "scale": 1}
+                      for side in case.masks}
+    c.set("synthetic", block)
+    c.set_status("approved", by="llm-viewer synth")
+    return _freeze(c.to_dict(), fixed_timestamp(case))
+
+
+def encode_mask(mask) -> bytes:  # noqa: ANN001 - numpy array
+    """A 0/255 mask as a 1-bit PNG (lossless, small)."""
+    ok, buf = cv2.imencode(".png", mask, [cv2.IMWRITE_PNG_BILEVEL, 1])
+    if not ok:  # pragma: no cover
+        raise RuntimeError("PNG encoding of a mask failed")
+    return buf.tobytes()
+
+
+def write_case(store: Store, case: SyntheticCase, *, dicom: bytes | None = None) -> StoreEntry:
+    """Write a synthetic case into ``store`` (image, case file, one diaphysis mask per leg, manifest line)."""
+    doc = build_case_document(case)
+    masks = {f"diaphysis_{side}": encode_mask(m) for side, m in case.masks.items()}
+    return store.add_case(case.case_id, doc, image_bytes=dicom if dicom is not None else dicom_bytes(case),
+                          image_suffix=".dcm", masks=masks, source="synthetic", created=fixed_timestamp(case),
+                          width_px=case.width_px, height_px=case.height_px,
+                          extra={"seed": case.seed, "index": case.index})

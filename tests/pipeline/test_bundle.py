@@ -1,0 +1,93 @@
+"""Bundles: safetensors + JSON round trip, mismatch and corruption give clear BundleErrors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from llm_viewer.core.landmarks import REGIONS
+from llm_viewer.pipeline.bundle import BundleError, default_bundle_path, load_bundle, save_bundle
+from llm_viewer.pipeline.engine import InferenceEngine
+
+from .conftest import tiny_config, two_leg_boxes
+
+
+def _save_tiny(engine, path):
+    sds = {"detector": engine.detector.state_dict(), **{r: engine.region_models[r].state_dict() for r in REGIONS}}
+    save_bundle(path, engine.config, sds)
+
+
+def test_round_trip_gives_identical_outputs(tiny_engine, tmp_path, leg_image):
+    _save_tiny(tiny_engine, tmp_path / "b")
+    bundle = load_bundle(tmp_path / "b")
+    assert bundle.config == tiny_engine.config
+    assert bundle.model_id.startswith("tiny-0.0-") and len(bundle.fingerprint) == 64
+    loaded = InferenceEngine.from_bundle(tmp_path / "b", device="cpu")
+    assert loaded.model_id == bundle.model_id
+    a = tiny_engine.analyze(leg_image, detections=two_leg_boxes())
+    b = loaded.analyze(leg_image, detections=two_leg_boxes())
+    for side in ("right", "left"):
+        for lm, p in a.legs[side].landmarks.items():
+            q = b.legs[side].landmarks[lm]
+            assert (p.x_px, p.y_px, p.uncertainty_px) == (q.x_px, q.y_px, q.uncertainty_px)
+    # the detector weights round-trip too
+    assert [d.box for d in tiny_engine.detect(leg_image / 300)] == [d.box for d in loaded.detect(leg_image / 300)]
+    assert not list(tmp_path.glob("b/.*"))  # no temp files left
+
+
+def test_config_that_does_not_fit_the_weights_is_a_clear_error(tiny_engine, tmp_path):
+    _save_tiny(tiny_engine, tmp_path / "b")
+    doc = json.loads((tmp_path / "b/bundle.json").read_text())
+    doc["regions"]["knee"]["base_width"] = 8
+    (tmp_path / "b/bundle.json").write_text(json.dumps(doc))
+    with pytest.raises(BundleError, match="knee weights do not fit the architecture.*shape mismatch"):
+        InferenceEngine.from_bundle(tmp_path / "b", device="cpu")
+
+
+@pytest.mark.parametrize("edit,message", [
+    (lambda d: d.update(format_version=99), "format_version 99 is not supported"),
+    (lambda d: d["regions"].pop("ankle"), "no model for region"),
+    (lambda d: d["regions"]["hip"].update(method="magic"), "method 'magic' is not valid"),
+    (lambda d: d["regions"]["knee"].update(landmark_ids=["femoral_head"]), "do not match the knee landmarks"),
+    (lambda d: d["detector"].update(arch="yolo"), "arch 'yolo' is not supported"),
+    (lambda d: d.update(extra=1), "unknown key"),
+    (lambda d: d["files"]["hip"].update(file="hip.pt"), "pickled checkpoints are never loaded"),
+])
+def test_invalid_configs_name_the_problem(tiny_engine, tmp_path, edit, message):
+    _save_tiny(tiny_engine, tmp_path / "b")
+    doc = json.loads((tmp_path / "b/bundle.json").read_text())
+    edit(doc)
+    (tmp_path / "b/bundle.json").write_text(json.dumps(doc))
+    with pytest.raises(BundleError, match=message):
+        load_bundle(tmp_path / "b")
+
+
+def test_corrupt_or_missing_weights(tiny_engine, tmp_path):
+    _save_tiny(tiny_engine, tmp_path / "b")
+    f = tmp_path / "b/knee.safetensors"
+    f.write_bytes(b"\x00garbage" + f.read_bytes()[9:])
+    with pytest.raises(BundleError, match="corrupt or was changed"):
+        load_bundle(tmp_path / "b")
+    doc = json.loads((tmp_path / "b/bundle.json").read_text())
+    del doc["files"]["knee"]["sha256"]
+    (tmp_path / "b/bundle.json").write_text(json.dumps(doc))
+    with pytest.raises(BundleError, match="not a valid safetensors file"):
+        load_bundle(tmp_path / "b")
+    f.unlink()
+    with pytest.raises(BundleError, match="knee.safetensors of 'knee' is missing"):
+        load_bundle(tmp_path / "b")
+
+
+def test_missing_or_broken_bundle_folder(tmp_path):
+    with pytest.raises(BundleError, match="no model bundle at"):
+        load_bundle(tmp_path / "nope")
+    (tmp_path / "bundle.json").write_text("{not json")
+    with pytest.raises(BundleError, match="not valid JSON"):
+        load_bundle(tmp_path)
+    assert default_bundle_path().parts[-3:] == ("resources", "models", "demo")
+
+
+def test_save_bundle_requires_every_model(tmp_path):
+    with pytest.raises(BundleError, match="missing"):
+        save_bundle(tmp_path, tiny_config(), {"detector": {}})

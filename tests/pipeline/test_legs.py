@@ -1,0 +1,92 @@
+"""Leg assignment from hand-made boxes: anatomy, not detection order."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from llm_viewer.core.landmarks import REGIONS
+from llm_viewer.pipeline.crop import Box, scale_matrix
+from llm_viewer.pipeline.legs import Detection, assign_legs, best_chain, dedupe, infer_single_leg_side
+
+from .conftest import leg_boxes, two_leg_boxes
+
+
+def _centres(chain):
+    return {r: round(d.box.cx) for r, d in chain.items()}
+
+
+def test_two_legs_in_shuffled_order_are_assigned_by_position():
+    dets = two_leg_boxes()
+    rng = np.random.default_rng(3)
+    dets = [dets[i] for i in rng.permutation(len(dets))]
+    a = assign_legs(dets)
+    assert set(a.legs) == {"right", "left"} and not a.single_leg
+    assert _centres(a.legs["right"]) == {r: 80 for r in REGIONS}  # patient's right = image left
+    assert _centres(a.legs["left"]) == {r: 220 for r in REGIONS}
+    assert a.missing == {"right": [], "left": []} and a.warnings == []
+
+
+def test_missing_knee_is_reported_for_that_leg_only():
+    dets = leg_boxes(80) + leg_boxes(220, regions=("hip", "diaphysis", "ankle"))
+    a = assign_legs(dets)
+    assert a.missing["right"] == [] and a.missing["left"] == ["knee"]
+    assert set(a.legs["left"]) == {"hip", "diaphysis", "ankle"}
+    assert any("left leg: knee region not found" in w for w in a.warnings)
+
+
+def test_lower_score_duplicates_and_out_of_order_boxes_are_dropped():
+    dets = two_leg_boxes()
+    dets.append(Detection("knee", Box(45, 305, 118, 395), 0.6))  # duplicate of the right knee
+    dets.append(Detection("hip", Box(190, 440, 250, 540), 0.95))  # a "hip" below the left diaphysis: out of order
+    assert len(dedupe(dets)) == len(dets) - 1
+    a = assign_legs(dets)
+    assert a.legs["right"]["knee"].score == 0.9
+    assert a.legs["left"]["hip"].box.y0 == 20  # the anatomically consistent hip wins over the higher score
+    assert a.missing["left"] == []
+
+
+def test_box_across_the_midline_is_not_assigned():
+    dets = leg_boxes(80, regions=REGIONS[:3]) + leg_boxes(220, regions=REGIONS[:3])
+    dets.append(Detection("ankle", Box(60, 440, 240, 540), 0.9))  # one box over both ankles
+    a = assign_legs(dets)
+    assert "ankle" in a.missing["right"] and "ankle" in a.missing["left"]
+    assert any("spans the midline" in w for w in a.warnings)
+
+
+def test_two_legs_without_pairs_split_at_the_largest_gap():
+    dets = leg_boxes(80, regions=("hip", "diaphysis")) + leg_boxes(400, regions=("knee", "ankle"))
+    a = assign_legs(dets)
+    assert set(a.legs) == {"right", "left"}
+    assert set(a.legs["right"]) == {"hip", "diaphysis"} and set(a.legs["left"]) == {"knee", "ankle"}
+
+
+def test_single_leg_side_from_the_femoral_neck_pointing_medially():
+    # hip box medial (+x) to the diaphysis -> right leg; mirrored -> left leg
+    right = leg_boxes(150, dx_per_region=-8)  # hip at 150, diaphysis at 142 ... medial is +x
+    a = assign_legs(right)
+    assert a.single_leg and list(a.legs) == ["right"] and a.missing["right"] == []
+    left = leg_boxes(150, dx_per_region=8)
+    a = assign_legs(left)
+    assert list(a.legs) == ["left"]
+
+
+def test_single_leg_side_from_the_pelvis_beside_the_hip():
+    chain = best_chain(leg_boxes(150))  # no neck offset: the pelvis decides
+    img = np.zeros((600, 300), np.float32)
+    img[20:120, 190:300] = 0.8  # bone on the image-right of the hip box: medial is +x -> right leg
+    eye = scale_matrix(1.0, 1.0)
+    assert infer_single_leg_side(chain, img, eye)[0] == "right"
+    assert infer_single_leg_side(chain, img[:, ::-1].copy(), eye)[0] == "left"
+
+
+def test_single_leg_without_anatomical_evidence_warns():
+    chain = best_chain(leg_boxes(150, regions=("knee", "ankle")))
+    side, warn = infer_single_leg_side(chain, None, None, image_width_px=1000)
+    assert side == "right" and "position" in warn
+    side, warn = infer_single_leg_side(chain, None, None, image_width_px=300)
+    assert side == "right" and "could not be decided" in warn
+
+
+def test_no_boxes_gives_a_warning_and_no_legs():
+    a = assign_legs([])
+    assert a.legs == {} and "no hip" in a.warnings[0]

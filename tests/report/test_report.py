@@ -1,0 +1,128 @@
+"""The PDF report and the CSV export show exactly what ``llm-viewer measure`` computes."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+from pypdf import PdfReader
+
+from llm_viewer.cli import main
+from llm_viewer.core.casefile import Case, save_case
+from llm_viewer.core.measurement import measure_document
+from llm_viewer.core.metrics import METRIC_KEYS
+
+
+def _scaled_example(example, factor):
+    legs = {s: {lm: [x * factor, y * factor] for lm, (x, y) in leg["landmarks"].items()}
+            for s, leg in example["legs"].items()}
+    sp = example["pixel_spacing_mm"]
+    return legs, ([sp[0] / factor, sp[1] / factor] if sp else None)
+
+
+@pytest.fixture()
+def case_on_disk(tmp_path, alignment_examples):
+    """A 16-bit PNG radiograph-like image (bright bones on grey) with a predicted, partly corrected case."""
+    legs, spacing = _scaled_example(alignment_examples[0], 0.25)
+    h, w = 2025, 700
+    img = np.full((h, w), 9000, np.uint16)
+    for leg in legs.values():
+        pts = {k: (int(v[0]), int(v[1])) for k, v in leg.items()}
+        cv2.line(img, pts["femoral_head"], pts["knee_center"], 40000, 18)
+        ank = ((pts["malleolus_lateral"][0] + pts["malleolus_medial"][0]) // 2, pts["malleolus_lateral"][1])
+        cv2.line(img, pts["knee_center"], ank, 40000, 16)
+        cv2.circle(img, pts["femoral_head"], 14, 50000, -1)
+    image_path = tmp_path / "img.png"
+    cv2.imwrite(str(image_path), img)
+    case_path = tmp_path / "img.case.json"
+    case = Case.new(pixel_spacing_mm=spacing, spacing_source="PixelSpacing")
+    case.set_image(image_path, case_path, width_px=w, height_px=h)
+    for side, lms in legs.items():
+        for lm, xy in lms.items():
+            case.set_prediction(side, lm, xy, model_id="sgr-demo-0.1", score=0.9, uncertainty_px=3.0)
+    kc = legs["right"]["knee_center"]
+    case.move_landmark("right", "knee_center", [kc[0] + 4, kc[1] - 2], by="Dr Test")
+    case.approve("Dr Test")
+    save_case(case, case_path)
+    return case_path
+
+
+def _pdf_text(path):
+    reader = PdfReader(str(path))
+    return [page.extract_text() for page in reader.pages]
+
+
+def test_pdf_values_equal_measure(case_on_disk, tmp_path, capsys):
+    out = tmp_path / "r.pdf"
+    assert main(["report", str(case_on_disk), "--out", str(out), "--institution", "Test Hospital"]) == 0
+    pages = _pdf_text(out)
+    assert len(pages) == 2
+    text = pages[1]
+    measured = measure_document(json.loads(case_on_disk.read_text())).as_dict()
+    for side in ("right", "left"):
+        for key in METRIC_KEYS:
+            v = measured["legs"][side]["metrics"][key]
+            if isinstance(v, float):
+                assert f"{v:.1f}" in text, (side, key, v)
+            else:
+                assert str(v) in text, (side, key, v)
+    assert f"{measured['study']['lld_mm']:+.1f} mm" in text
+    assert "Test Hospital" in pages[0]
+    assert "sgr-demo-0.1" in text
+    assert "approved by Dr Test" in text
+    assert "corrected by hand (1)" in text and "right Knee centre" in text
+    assert "DE-IDENTIFIED" in pages[0]
+    assert "Research use only" in pages[0]
+
+
+def test_out_of_range_values_are_flagged(case_on_disk, tmp_path):
+    out = tmp_path / "r.pdf"
+    main(["report", str(case_on_disk), "--out", str(out)])
+    text = _pdf_text(out)[1]
+    measured = measure_document(json.loads(case_on_disk.read_text())).as_dict()
+    hka = measured["legs"]["right"]["metrics"]["hka_deg"]  # 193.9: valgus, out of range
+    assert f"{hka:.1f}° *" in text
+
+
+def test_report_without_image_or_with_incomplete_leg(case_on_disk, tmp_path, capsys):
+    raw = json.loads(case_on_disk.read_text())
+    del raw["legs"]["left"]["landmarks"]["malleolus_medial"]
+    raw["image"]["path"] = "gone.png"
+    bad = tmp_path / "bad.case.json"
+    bad.write_text(json.dumps(raw))
+    out = tmp_path / "bad.pdf"
+    assert main(["report", str(bad), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "image not found" in err
+    pages = _pdf_text(out)
+    assert "Image not shown" in pages[0]
+    assert "Left leg not measured" in pages[1] and "malleolus_medial" in pages[1]
+
+
+def test_report_many_cases_into_folder_and_bad_case_skipped(case_on_disk, tmp_path, capsys):
+    broken = tmp_path / "broken.case.json"
+    broken.write_text("{oops")
+    outdir = tmp_path / "reports"
+    code = main(["report", str(case_on_disk), str(broken), "--out", str(outdir)])
+    assert code == 1
+    assert (outdir / "img.pdf").exists()
+    assert "skipped" in capsys.readouterr().err
+
+
+def test_export_csv_one_row_per_leg(case_on_disk, tmp_path):
+    out = tmp_path / "study.csv"
+    assert main(["export-csv", str(tmp_path), "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert [r["side"] for r in rows] == ["right", "left"]
+    measured = measure_document(json.loads(case_on_disk.read_text())).as_dict()
+    for r in rows:
+        m = measured["legs"][r["side"]]["metrics"]
+        assert float(r["hka_deg"]) == pytest.approx(m["hka_deg"], abs=1e-4)
+        assert float(r["mad_mm"]) == pytest.approx(m["mad_mm"], abs=1e-4)
+        assert r["cpak_type"] == str(m["cpak_type"])
+        assert r["status"] == "approved" and r["reviewer"] == "Dr Test"
+        assert float(r["uncertainty_mean_px"]) == pytest.approx(3.0)
+    assert rows[0]["manual_landmarks"] == "knee_center" and rows[1]["manual_landmarks"] == ""

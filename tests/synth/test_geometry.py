@@ -1,0 +1,73 @@
+"""Landmarks are built so that the spec's metrics equal the requested alignment."""
+
+import numpy as np
+import pytest
+
+from llm_viewer.core.metrics import compute_leg_metrics
+from llm_viewer.synth.anatomy import femur_frame
+from llm_viewer.synth.geometry import build_study
+from llm_viewer.synth.params import PHENOTYPES, SynthConfig, sample_alignment, sample_study
+from llm_viewer.synth.truth import diaphysis_mask, mask_landmark
+
+
+@pytest.mark.parametrize("height", [8100, 1024])
+def test_metrics_of_ground_truth_equal_targets_for_hundreds_of_legs(height):
+    cfg = SynthConfig.with_height(height)
+    sp = cfg.pixel_spacing_mm
+    n_legs = 0
+    worst = 0.0
+    hkas = []
+    for seed in range(200):
+        study = sample_study(np.random.default_rng(seed), cfg)
+        geo = build_study(study, sp)
+        for side, leg in geo.legs.items():
+            m = compute_leg_metrics(leg.landmarks_px(sp), side, [sp, sp]).as_dict()
+            for key, want in leg.params.targets().items():
+                err = abs(m[key] - want)
+                assert err < (0.05 if key.endswith("_deg") else 0.01), (seed, side, key, m[key], want)
+                worst = max(worst, err if key.endswith("_deg") else 0.0)
+            hkas.append(m["hka_deg"])
+            n_legs += 1
+    assert n_legs == 400
+    assert worst < 1e-6
+    # the distribution covers marked varus and valgus, not only neutral knees
+    assert min(hkas) < 172 and max(hkas) > 186
+
+
+def test_every_phenotype_is_reachable_and_plausible():
+    rng = np.random.default_rng(0)
+    for ph in PHENOTYPES:
+        for _ in range(50):
+            a = sample_alignment(rng, ph)
+            hka = 180 - a["mldfa_deg"] + a["mmpta_deg"] - a["jlca_deg"]
+            assert 162.9 <= hka <= 197.1
+            assert 3 <= a["fva_deg"] <= 10
+
+
+def test_diaphysis_mask_most_distal_row_midpoint_is_the_landmark():
+    cfg = SynthConfig.with_height(1024)
+    sp = cfg.pixel_spacing_mm
+    for seed in range(40):
+        geo = build_study(sample_study(np.random.default_rng(seed), cfg), sp)
+        for side, leg in geo.legs.items():
+            mask = diaphysis_mask(leg, femur_frame(leg), cfg.width_px, cfg.height_px, sp)
+            got = mask_landmark(mask)
+            assert got == tuple(leg.landmarks_px(sp)["diaphysis_center"]), (seed, side)
+            # the mask is the shaft: a band about one shaft width wide, over 10 cm long, above the knee
+            ys, xs = np.nonzero(mask)
+            rows = ys.max() - ys.min() + 1
+            assert rows * sp > 100
+            assert 18 < len(ys) / rows * sp < 40
+            assert ys.max() < leg.landmarks_px(sp)["knee_center"][1]
+
+
+def test_side_convention_right_leg_on_image_left_medial_plus_x():
+    cfg = SynthConfig.with_height(1024)
+    sp = cfg.pixel_spacing_mm
+    geo = build_study(sample_study(np.random.default_rng(3), cfg), sp)
+    r = geo.legs["right"].landmarks_px(sp)
+    left = geo.legs["left"].landmarks_px(sp)
+    assert r["femoral_head"][0] < left["femoral_head"][0]
+    assert r["femoral_condyle_medial"][0] > r["femoral_condyle_lateral"][0]
+    assert left["femoral_condyle_medial"][0] < left["femoral_condyle_lateral"][0]
+    assert r["malleolus_medial"][0] > r["malleolus_lateral"][0]
