@@ -27,9 +27,10 @@ import datetime as _dt
 import hashlib
 import json
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from .atomic import atomic_write_json
 from .landmarks import LANDMARK_IDS, SIDES, LandmarkError, Point, parse_leg_landmarks, parse_point
@@ -59,7 +60,7 @@ class CaseFileError(ValueError):
 
 def utc_now() -> str:
     """Current time as an ISO-8601 UTC string with seconds, e.g. ``2026-11-24T01:02:03Z``."""
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
@@ -100,7 +101,7 @@ class Case:
 
     # ------------------------------------------------------------------ construction / export
     @classmethod
-    def new(cls, *, pixel_spacing_mm: Sequence[float] | None = None, spacing_source: str = "unknown") -> "Case":
+    def new(cls, *, pixel_spacing_mm: Sequence[float] | None = None, spacing_source: str = "unknown") -> Case:
         """An empty case with status ``new``."""
         case = cls({"pixel_spacing_mm": list(pixel_spacing_mm) if pixel_spacing_mm else None,
                     "spacing_source": spacing_source})

@@ -5,8 +5,8 @@ Everything that names a landmark, a side or a region takes the identifiers from 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 SIDES: tuple[str, ...] = ("right", "left")
 """Leg keys, the patient's sides. The right leg is on the image's left (standard AP display)."""

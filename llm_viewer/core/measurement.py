@@ -6,8 +6,9 @@ CSV export call: one function, so every consumer shows the same numbers.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from .landmarks import SIDES, LandmarkError, Point, parse_leg_landmarks
 from .metrics import GeometryError, LegMetrics, compute_leg_metrics, leg_length_discrepancy_mm, validate_spacing

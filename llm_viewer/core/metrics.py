@@ -10,8 +10,8 @@ is unknown, square pixels are used for angles and every ``*_mm`` value is ``None
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 

@@ -6,8 +6,8 @@ same lines. Values in labels come from :mod:`llm_viewer.core.metrics`; nothing i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 

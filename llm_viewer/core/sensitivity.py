@@ -5,8 +5,8 @@ The viewer shows it so a reviewer knows which points matter; active learning can
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 

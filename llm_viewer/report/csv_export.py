@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from ..core.atomic import atomic_write_text
 from ..core.casefile import CASE_SUFFIX, CaseFileError
