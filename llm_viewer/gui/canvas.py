@@ -1,0 +1,179 @@
+"""The radiograph canvas: full-resolution image, zoom/pan, window/level, and the per-leg overlays.
+
+Mouse: wheel zooms, left-drag pans (or moves a landmark when it starts on one), right-drag changes
+window (horizontal) and level (vertical), a left click places the selected missing landmark.
+Keys: arrows nudge the selected landmark (Shift ×10), Tab / Shift+Tab select the next / previous one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..core.landmarks import REGION_LANDMARKS, SIDES
+from .document import Document
+from .overlays import LegOverlay
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+
+ZOOM_REGIONS: tuple[str, ...] = ("hip", "knee", "ankle")
+_REGION_FRACTIONS = {"hip": (0.0, 0.25), "knee": (0.4, 0.62), "ankle": (0.8, 1.0)}
+
+
+class RadiographViewBox(pg.ViewBox):
+    """ViewBox with window/level on right-drag and click reporting in image coordinates."""
+
+    sigWindowDrag = QtCore.Signal(float, float)
+    sigImageClicked = QtCore.Signal(float, float)
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 - Qt API
+        if ev.button() == QtCore.Qt.MouseButton.RightButton:
+            ev.accept()
+            d = ev.screenPos() - ev.lastScreenPos()
+            self.sigWindowDrag.emit(float(d.x()), float(d.y()))
+            return
+        super().mouseDragEvent(ev, axis)
+
+    def mouseClickEvent(self, ev):  # noqa: N802 - Qt API
+        if ev.button() == QtCore.Qt.MouseButton.LeftButton:
+            ev.accept()
+            p = self.mapSceneToView(ev.scenePos())
+            self.sigImageClicked.emit(float(p.x()), float(p.y()))
+            return
+        ev.ignore()
+
+
+class Canvas(pg.GraphicsView):
+    """Image + overlays of one document.
+
+    Signals
+    -------
+    sigNudge(dx, dy)
+        Arrow key on the canvas, in image pixels.
+    sigCycle(step)
+        Tab (+1) / Shift+Tab (-1).
+    sigWindowChanged(center, width)
+        The display window changed (mouse or preset).
+    """
+
+    sigNudge = QtCore.Signal(float, float)
+    sigCycle = QtCore.Signal(int)
+    sigWindowChanged = QtCore.Signal(float, float)
+
+    def __init__(self, doc: Document, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent, background="#101010")
+        self.doc = doc
+        self.setFocusPolicy(QtCore.Qt.FocusPolicy.StrongFocus)
+        self.vb = RadiographViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.setCentralItem(self.vb)
+        self.image_item = pg.ImageItem(autoDownsample=True)
+        # The image is re-rendered only when the view or the levels change: during a drag Qt blits the cached
+        # device pixmap instead of re-scaling a 22-megapixel image on every repaint.
+        self.image_item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.vb.addItem(self.image_item)
+        self.overlays = {side: LegOverlay(doc, side, self.vb) for side in SIDES}
+        self.center = 0.5
+        self.width = 1.0
+        self.inverted = False
+        self._shape: tuple[int, int] | None = None
+        self.vb.sigWindowDrag.connect(self._on_window_drag)
+        self.vb.sigRangeChanged.connect(self._on_range_changed)
+
+    def _on_range_changed(self, *_args) -> None:
+        for ov in self.overlays.values():
+            ov.on_view_changed()
+
+    # ------------------------------------------------------------------ image
+    def show_image(self, pixels: np.ndarray, spacing_mm: tuple[float, float] | None, center: float,
+                   width: float) -> None:
+        """Upload the image once; later window changes only touch the levels."""
+        self.center, self.width = float(center), max(float(width), 1e-6)
+        self.image_item.setImage(pixels, autoLevels=False, levels=self._levels())
+        self._shape = (int(pixels.shape[0]), int(pixels.shape[1]))
+        self.set_spacing(spacing_mm)
+        self.fit()
+
+    def clear_image(self) -> None:
+        self.image_item.clear()
+        self._shape = None
+
+    def set_spacing(self, spacing_mm: tuple[float, float] | None) -> None:
+        """Lock the aspect ratio so that non-square pixels look right (x scale / y scale = col / row)."""
+        ratio = 1.0 if not spacing_mm else float(spacing_mm[1]) / float(spacing_mm[0])
+        self.vb.setAspectLocked(True, ratio=ratio)
+
+    def _levels(self) -> tuple[float, float]:
+        lo, hi = self.center - self.width / 2.0, self.center + self.width / 2.0
+        return (lo, hi)
+
+    def set_window(self, center: float, width: float) -> None:
+        self.center, self.width = float(center), max(float(width), 1e-6)
+        self.image_item.setLevels(self._levels())
+        self.sigWindowChanged.emit(self.center, self.width)
+
+    def set_inverted(self, inverted: bool) -> None:
+        self.inverted = bool(inverted)
+        lut = np.arange(255, -1, -1, dtype=np.uint8) if inverted else None
+        self.image_item.setLookupTable(lut)
+
+    def _on_window_drag(self, dx: float, dy: float) -> None:
+        # One screen pixel changes the window by 0.5 % of its width: fine control at any bit depth.
+        step = self.width * 0.005
+        self.set_window(self.center - dy * step, max(self.width + dx * step * 2.0, 1e-6))
+
+    # ------------------------------------------------------------------ navigation
+    def fit(self) -> None:
+        if self._shape is None:
+            return
+        h, w = self._shape
+        self.vb.setRange(QtCore.QRectF(-0.5, -0.5, w, h), padding=0.01)
+
+    def zoom(self, factor: float) -> None:
+        self.vb.scaleBy((1.0 / factor, 1.0 / factor))
+
+    def zoom_to(self, side: str, region: str) -> None:
+        """Zoom to the hip, knee or ankle of one leg (landmarks if placed, else the ROI, else a guess)."""
+        if self._shape is None:
+            return
+        h, w = self._shape
+        pts = [p for lm, p in self.doc.points(side).items() if lm in REGION_LANDMARKS.get(region, ())]
+        rois = [r["box_px"] for r in (self.doc.case.rois if self.doc.case else [])
+                if r.get("side") == side and r.get("region") == region]
+        if pts:
+            xs, ys = [p.x for p in pts], [p.y for p in pts]
+            cx, cy = (min(xs) + max(xs)) / 2, (min(ys) + max(ys)) / 2
+            half = max(max(xs) - min(xs), max(ys) - min(ys)) / 2
+        elif rois:
+            x0, y0, x1, y1 = rois[0]
+            cx, cy, half = (x0 + x1) / 2, (y0 + y1) / 2, max(x1 - x0, y1 - y0) / 2
+        else:
+            f0, f1 = _REGION_FRACTIONS.get(region, (0.0, 1.0))
+            cx = w * (0.25 if side == "right" else 0.75)
+            cy = h * (f0 + f1) / 2
+            half = h * (f1 - f0) / 2
+        spacing = self.doc.pixel_spacing_mm
+        min_half = (60.0 / spacing[1]) if spacing else w * 0.1  # at least 12 cm across
+        half = max(half * 1.6, min_half)
+        self.vb.setRange(QtCore.QRectF(cx - half, cy - half, 2 * half, 2 * half), padding=0.0)
+
+    # ------------------------------------------------------------------ keys
+    def event(self, ev: QtCore.QEvent) -> bool:  # noqa: D401 - Tab must not move the focus away
+        if ev.type() == QtCore.QEvent.Type.KeyPress and ev.key() in (QtCore.Qt.Key.Key_Tab,
+                                                                     QtCore.Qt.Key.Key_Backtab):
+            back = ev.key() == QtCore.Qt.Key.Key_Backtab or bool(
+                ev.modifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier)
+            self.sigCycle.emit(-1 if back else 1)
+            return True
+        return super().event(ev)
+
+    def keyPressEvent(self, ev: QtGui.QKeyEvent) -> None:  # noqa: N802 - Qt API
+        steps = {QtCore.Qt.Key.Key_Left: (-1, 0), QtCore.Qt.Key.Key_Right: (1, 0),
+                 QtCore.Qt.Key.Key_Up: (0, -1), QtCore.Qt.Key.Key_Down: (0, 1)}
+        if ev.key() in steps:
+            k = 10.0 if ev.modifiers() & QtCore.Qt.KeyboardModifier.ShiftModifier else 1.0
+            dx, dy = steps[ev.key()]
+            self.sigNudge.emit(dx * k, dy * k)
+            ev.accept()
+            return
+        super().keyPressEvent(ev)

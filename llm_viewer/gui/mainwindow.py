@@ -1,0 +1,468 @@
+"""The review window: canvas, measurements, landmarks, worklist; analysis, correction, approval, export."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..core.landmarks import LANDMARK_IDS, LANDMARK_LABELS, SIDES
+from .analysis import AnalysisOutcome, EngineFactory, EngineProvider, run_analysis
+from .calibration import CalibrationTool
+from .canvas import ZOOM_REGIONS, Canvas
+from .document import Document
+from .loader import LoadedCase, open_case
+from .panel import MeasurementsPanel
+from .review import ReviewMixin
+from .undo import PointEdit
+from .widgets import DisplayControls, LandmarkList, MessageBar, OverlayToggles, shortcuts_dialog
+from .worker import Worker, WorkerPool
+from .worklist import WorklistWidget, scan_folder
+
+MAX_RECENT = 10
+LANDMARK_ORDER = [(s, lm) for s in SIDES for lm in LANDMARK_IDS]
+
+
+def default_app_data_dir() -> Path:
+    loc = QtCore.QStandardPaths.writableLocation(QtCore.QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(loc or Path.home() / ".llm-viewer")
+
+
+class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
+    """The application window.
+
+    Parameters
+    ----------
+    engine_factory : callable, optional
+        Creates the inference engine (default: the bundled model, imported lazily).
+    settings : QSettings, optional
+        Where preferences and recent files persist (tests pass an INI file).
+    app_data_dir : path, optional
+        Fallback folder for case files of read-only images, and the demo's working copy.
+    image_loader : callable, optional
+        Replaces ``llm_viewer.core.imageio.load_image``.
+
+    Signals
+    -------
+    ready()
+        A case is shown and no analysis is pending (after loading or after the analysis ended).
+    loadFailed(str)
+        Opening a file failed; the message is also shown in the banner.
+    """
+
+    ready = QtCore.Signal()
+    loadFailed = QtCore.Signal(str)
+    exported = QtCore.Signal(object)
+
+    def __init__(self, *, engine_factory: EngineFactory | None = None, settings: QtCore.QSettings | None = None,
+                 app_data_dir: str | Path | None = None, image_loader: Callable[[Path], Any] | None = None) -> None:
+        super().__init__()
+        self.settings = settings or QtCore.QSettings("llm-viewer", "llm-viewer")
+        self.app_data_dir = Path(app_data_dir) if app_data_dir else default_app_data_dir()
+        self.image_loader = image_loader
+        self.engines = EngineProvider(engine_factory)
+        self.pool = WorkerPool(self)
+        self.doc = Document(self)
+        self.doc.reviewer = self.settings.value("reviewer", None) or None
+        self.undo_stack = QtGui.QUndoStack(self)
+        self.selected: tuple[str, str] | None = None
+        self.analysis_worker: Worker | None = None
+        self.last_error: str | None = None
+        self._load_token = 0
+        self._loading = False
+        self._calibration: CalibrationTool | None = None
+        self.setWindowTitle("llm-viewer")
+        self._build_ui()
+        self._build_actions()
+        self._connect()
+        geom = self.settings.value("window/geometry")
+        if geom is not None:
+            self.restoreGeometry(geom)
+        else:
+            self.resize(1500, 950)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        if str(self.settings.value("display/invert", "false")).lower() == "true":
+            self.set_inverted(True)
+
+    # ================================================================== construction
+    def _build_ui(self) -> None:
+        self.banner = MessageBar()
+        self.canvas = Canvas(self.doc)
+        central = QtWidgets.QWidget()
+        lay = QtWidgets.QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.canvas, 1)
+        self.setCentralWidget(central)
+        self.panel = MeasurementsPanel(self.doc)
+        self.landmark_list = LandmarkList(self.doc)
+        self.toggles = OverlayToggles()
+        self.display = DisplayControls()
+        tabs = QtWidgets.QTabWidget()
+        tabs.addTab(self.landmark_list, "Landmarks")
+        tabs.addTab(self.toggles, "Overlays")
+        tabs.addTab(self.display, "Display")
+        right = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        right.addWidget(self.panel)
+        right.addWidget(tabs)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+        self.side_dock = QtWidgets.QDockWidget("Measurements", self)
+        self.side_dock.setObjectName("measurements")
+        self.side_dock.setWidget(right)
+        self.side_dock.setMinimumWidth(430)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, self.side_dock)
+        self.worklist = WorklistWidget()
+        self.worklist_dock = QtWidgets.QDockWidget("Worklist", self)
+        self.worklist_dock.setObjectName("worklist")
+        self.worklist_dock.setWidget(self.worklist)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.LeftDockWidgetArea, self.worklist_dock)
+        self.worklist_dock.hide()
+        sb = self.statusBar()
+        self.status_label = QtWidgets.QLabel()
+        self.progress = QtWidgets.QProgressBar()
+        self.progress.setMaximumWidth(260)
+        self.progress.setRange(0, 1000)
+        self.progress.hide()
+        self.cancel_button = QtWidgets.QPushButton("Cancel")
+        self.cancel_button.hide()
+        self.save_label = QtWidgets.QLabel()
+        sb.addWidget(self.status_label, 1)
+        sb.addPermanentWidget(self.progress)
+        sb.addPermanentWidget(self.cancel_button)
+        sb.addPermanentWidget(self.save_label)
+
+    def _action(self, menu: QtWidgets.QMenu, text: str, slot: Callable, shortcut: Any = None,
+                checkable: bool = False) -> QtGui.QAction:
+        act = QtGui.QAction(text, self)
+        if shortcut is not None:
+            act.setShortcuts(shortcut if isinstance(shortcut, list) else [shortcut])
+        act.setCheckable(checkable)
+        act.triggered.connect(slot)
+        menu.addAction(act)
+        self.addAction(act)
+        return act
+
+    def _build_actions(self) -> None:
+        mb = self.menuBar()
+        m = mb.addMenu("&File")
+        self._action(m, "Open image or case…", self._ask_open, QtGui.QKeySequence.StandardKey.Open)
+        self._action(m, "Open folder (worklist)…", self._ask_open_folder, QtGui.QKeySequence("Ctrl+Shift+O"))
+        self.recent_menu = m.addMenu("Recent")
+        m.addSeparator()
+        self.act_export = self._action(m, "Export to training set…", lambda: self.export_to_store(),
+                                       QtGui.QKeySequence("Ctrl+E"))
+        m.addSeparator()
+        self._action(m, "Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
+        m = mb.addMenu("&Edit")
+        undo = self.undo_stack.createUndoAction(self, "Undo")
+        undo.setShortcuts([QtGui.QKeySequence("Ctrl+Z")])
+        redo = self.undo_stack.createRedoAction(self, "Redo")
+        redo.setShortcuts([QtGui.QKeySequence("Ctrl+Shift+Z"), QtGui.QKeySequence("Ctrl+Y")])
+        for a in (undo, redo):
+            m.addAction(a)
+            self.addAction(a)
+        m.addSeparator()
+        self._action(m, "Reset selected point to prediction", self.reset_selected, QtGui.QKeySequence("Backspace"))
+        self._action(m, "Next landmark", lambda: self.cycle_landmark(1))
+        m = mb.addMenu("&View")
+        self._action(m, "Fit to window", self.canvas.fit, QtGui.QKeySequence("F"))
+        keys = iter("123456")
+        for side in SIDES:
+            for region in ZOOM_REGIONS:
+                self._action(m, f"Zoom to {side} {region}", lambda _c=False, s=side, r=region: self.canvas.zoom_to(s, r),
+                             QtGui.QKeySequence(next(keys)))
+        m.addSeparator()
+        self.act_invert = self._action(m, "Invert", lambda on: self.set_inverted(on), QtGui.QKeySequence("I"),
+                                       checkable=True)
+        m.addAction(self.side_dock.toggleViewAction())
+        m.addAction(self.worklist_dock.toggleViewAction())
+        m = mb.addMenu("&Analysis")
+        self.act_analyze = self._action(m, "Run model", lambda: self.start_analysis(), QtGui.QKeySequence("Ctrl+R"))
+        self._action(m, "Cancel", self.cancel_running, QtGui.QKeySequence("Esc"))
+        m = mb.addMenu("&Tools")
+        self._action(m, "Calibrate with a ruler (line of known length)…", lambda: self.start_calibration("ruler"))
+        self._action(m, "Calibrate with a ball (known diameter)…", lambda: self.start_calibration("ball"))
+        self._action(m, "Use the image's DICOM spacing", self.use_dicom_spacing)
+        m = mb.addMenu("&Case")
+        self._action(m, "Approve…", lambda: self.approve(), QtGui.QKeySequence("Ctrl+Return"))
+        self._action(m, "Next case", lambda: self.step_case(1), QtGui.QKeySequence("PgDown"))
+        self._action(m, "Previous case", lambda: self.step_case(-1), QtGui.QKeySequence("PgUp"))
+        m = mb.addMenu("&Help")
+        self._action(m, "Keyboard shortcuts", self.show_shortcuts, QtGui.QKeySequence("F1"))
+        tb = self.addToolBar("Main")
+        tb.setObjectName("main-toolbar")
+        for a in (self.act_analyze, undo, redo, self.act_export):
+            tb.addAction(a)
+        self._refresh_recent()
+
+    def _connect(self) -> None:
+        for ov in self.canvas.overlays.values():
+            ov.sigSelected.connect(self.select_landmark)
+            ov.sigMoveFinished.connect(self.commit_move)
+        self.canvas.sigNudge.connect(self.nudge_selected)
+        self.canvas.sigCycle.connect(self.cycle_landmark)
+        self.canvas.vb.sigImageClicked.connect(self._on_image_clicked)
+        self.canvas.sigWindowChanged.connect(self.display.show_window)
+        self.landmark_list.landmarkSelected.connect(self.select_landmark)
+        self.toggles.toggled.connect(lambda s, k, on: self.canvas.overlays[s].set_visible(k, on))
+        self.display.presetChosen.connect(self._apply_preset)
+        self.display.windowEdited.connect(self.canvas.set_window)
+        self.display.invertToggled.connect(self.set_inverted)
+        self.worklist.openRequested.connect(lambda p: self.open_path(p))
+        self.cancel_button.clicked.connect(self.cancel_running)
+        self.doc.saved.connect(lambda p: self.save_label.setText(f"saved ✓ {Path(p).name}"))
+        self.doc.saveFailed.connect(lambda msg: self.show_message("error", msg))
+        self.doc.caseChanged.connect(self._update_title)
+
+    # ================================================================== messages / status
+    def show_message(self, level: str, text: str) -> None:
+        """Banner plus status bar; errors are also remembered in ``last_error``."""
+        if level == "error":
+            self.last_error = text
+        self.banner.show_message(level, text)
+        self.status_label.setText(text)
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.progress.show()
+        self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
+        self.progress.setFormat(message or "%p%")
+        self.status_label.setText(message)
+
+    def _busy(self, on: bool, cancellable: bool = True) -> None:
+        self.progress.setVisible(on)
+        self.cancel_button.setVisible(on and cancellable)
+        if not on:
+            self.progress.setValue(0)
+
+    def _update_title(self) -> None:
+        if not self.doc.is_open:
+            self.setWindowTitle("llm-viewer")
+            return
+        name = self.doc.image_path.name if self.doc.image_path else "case"
+        self.setWindowTitle(f"llm-viewer — {name} [{self.doc.case.status}]")
+        self.worklist.update_status(self.doc.case.status, self.doc.image_path, self.doc.case_path)
+
+    # ================================================================== opening
+    def _ask_open(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(
+            self, "Open a radiograph or case", str(self.settings.value("dialog/dir", "")),
+            "Radiographs and cases (*.dcm *.dicom *.png *.jpg *.jpeg *.tif *.tiff *.case.json);;All files (*)")
+        if path:
+            self.settings.setValue("dialog/dir", str(Path(path).parent))
+            self.open_path(path)
+
+    def _ask_open_folder(self) -> None:
+        path = QtWidgets.QFileDialog.getExistingDirectory(self, "Open a folder of cases",
+                                                          str(self.settings.value("dialog/dir", "")))
+        if path:
+            self.open_folder(path)
+
+    def open_folder(self, folder: str | Path) -> None:
+        """Show the folder's cases in the worklist and open the first one not yet approved."""
+        try:
+            entries = scan_folder(folder, self.app_data_dir)
+        except (OSError, ValueError) as exc:
+            self.show_message("error", str(exc))
+            return
+        self.worklist.set_entries(entries, Path(folder))
+        self.worklist_dock.show()
+        self._add_recent(str(folder))
+        todo = [e for e in entries if e.status != "approved"] or entries
+        if todo:
+            self.open_path(todo[0].path)
+        else:
+            self.show_message("info", f"{folder}: no radiographs or case files found")
+
+    def open_path(self, path: str | Path, *, analyze: bool | None = None) -> Worker | None:
+        """Open an image, a case file or a folder; loading runs in a worker thread.
+
+        ``analyze``: run the model after loading (``None``: only when the case has no landmarks yet).
+        """
+        p = Path(path)
+        if p.is_dir():
+            self.open_folder(p)
+            return None
+        self._load_token += 1
+        token = self._load_token
+        self._loading = True
+        self.undo_stack.clear()
+        worker = Worker(open_case, p, self.app_data_dir, image_loader=self.image_loader)
+        worker.signals.progress.connect(self._progress)
+        worker.signals.result.connect(lambda lc: self._on_loaded(lc, analyze, token))
+        worker.signals.error.connect(lambda msg: self._on_load_error(msg, p, token))
+        self._busy(True, cancellable=False)
+        self.status_label.setText(f"opening {p.name}…")
+        return self.pool.start(worker)
+
+    def _on_load_error(self, message: str, path: Path, token: int) -> None:
+        if token != self._load_token:
+            return
+        self._loading = False
+        self._busy(False)
+        self.show_message("error", f"Could not open {path.name}: {message}")
+        self.loadFailed.emit(message)
+
+    def _on_loaded(self, lc: LoadedCase, analyze: bool | None, token: int) -> None:
+        if token != self._load_token:
+            return
+        self._loading = False
+        self._busy(False)
+        self.banner.hide()
+        self.selected = None
+        self.doc.set_case(lc.image, lc.case, lc.location.path, image_path=lc.image_path,
+                          fallback=lc.location.fallback, presets=lc.presets)
+        self.canvas.show_image(lc.image.pixels, lc.case.pixel_spacing_mm, lc.image.window.center,
+                               lc.image.window.width)
+        self.canvas.set_inverted(self.act_invert.isChecked())
+        self.display.presets.clear()
+        self.display.presets.addItems([pr.name for pr in lc.presets])
+        self.display.show_window(lc.image.window.center, lc.image.window.width)
+        if lc.warnings:
+            self.show_message("warning", "; ".join(lc.warnings))
+        self._add_recent(str(lc.image_path))
+        self.settings.setValue("session/last_path", str(lc.location.path))
+        self.worklist.mark_current(lc.image_path, lc.location.path)
+        self._update_title()
+        self.status_label.setText(f"{lc.image_path.name}: {lc.image.width_px}×{lc.image.height_px} px, "
+                                  f"case {lc.location.path.name}")
+        has_points = any(lc.case.landmarks(s) for s in lc.case.sides)
+        if analyze or (analyze is None and not has_points):
+            self.start_analysis()
+        else:
+            self.ready.emit()
+
+    # ================================================================== analysis
+    def start_analysis(self) -> Worker | None:
+        """Run the model on the open image in a worker; the window stays responsive."""
+        if not self.doc.is_open or self.analysis_worker is not None:
+            return None
+        worker = Worker(run_analysis, self.engines, self.doc.image.pixels)
+        self.analysis_worker = worker
+        case_path = self.doc.case_path
+        worker.signals.progress.connect(self._progress)
+        worker.signals.result.connect(lambda out: self._on_analysis(out, case_path))
+        worker.signals.error.connect(lambda msg: self.show_message("error", f"Analysis failed: {msg}"))
+        worker.signals.cancelled.connect(lambda: self.show_message("info", "Analysis cancelled"))
+        worker.signals.finished.connect(self._on_analysis_finished)
+        self._busy(True)
+        return self.pool.start(worker)
+
+    def _on_analysis(self, outcome: AnalysisOutcome, case_path: Path | None) -> None:
+        if case_path != self.doc.case_path:  # another case was opened meanwhile
+            return
+        if outcome.no_model:
+            self.show_message("warning", f"{outcome.no_model}: showing stored landmarks")
+            return
+        warnings = self.doc.apply_analysis(outcome.result)
+        self.undo_stack.clear()
+        r = outcome.result
+        msg = f"model {getattr(r, 'model_id', '?')} on {getattr(r, 'device', '?')}"
+        if warnings:
+            self.show_message("warning", "Analysis: " + "; ".join(warnings))
+        self.status_label.setText(f"analysis finished ({msg})")
+
+    def _on_analysis_finished(self) -> None:
+        self.analysis_worker = None
+        self._busy(False)
+        self.ready.emit()
+
+    def cancel_running(self) -> None:
+        if self.analysis_worker is not None:
+            self.analysis_worker.cancel()
+            self.status_label.setText("cancelling…")
+        elif self._calibration is not None:
+            self._calibration.cancel()
+
+    # ================================================================== editing
+    def select_landmark(self, side: str, lm: str) -> None:
+        self.selected = (side, lm)
+        for s, ov in self.canvas.overlays.items():
+            ov.set_selected(lm if s == side else None)
+        self.landmark_list.select(side, lm)
+        missing = self.doc.point(side, lm) is None
+        hint = " (missing: click on the image to place it)" if missing else ""
+        self.status_label.setText(f"selected: {LANDMARK_LABELS[lm]}, {side} leg{hint}")
+
+    def cycle_landmark(self, step: int) -> None:
+        i = LANDMARK_ORDER.index(self.selected) if self.selected in LANDMARK_ORDER else -1
+        j = (i + step) % len(LANDMARK_ORDER) if i >= 0 else (0 if step > 0 else len(LANDMARK_ORDER) - 1)
+        self.select_landmark(*LANDMARK_ORDER[j])
+
+    def commit_move(self, side: str, lm: str, x: float, y: float) -> None:
+        """End of a drag: one undo step; the case is changed and autosaved."""
+        if not self.doc.is_open:
+            return
+        old = self.doc.case.landmark(side, lm)
+        if old is not None and old.x == x and old.y == y:
+            self.doc.cancel_preview()
+            return
+        self.undo_stack.push(PointEdit(self.doc, side, lm, lambda: self.doc.move_landmark(side, lm, (x, y)), "Move"))
+
+    def nudge_selected(self, dx: float, dy: float) -> None:
+        if self.selected is None or not self.doc.is_open:
+            return
+        side, lm = self.selected
+        p = self.doc.point(side, lm)
+        if p is None:
+            return
+        xy = (p.x + dx, p.y + dy)
+        self.undo_stack.push(PointEdit(self.doc, side, lm, lambda: self.doc.move_landmark(side, lm, xy), "Nudge",
+                                       mergeable=True))
+
+    def reset_selected(self) -> None:
+        if self.selected is None or not self.doc.is_open:
+            return
+        side, lm = self.selected
+        self.undo_stack.push(PointEdit(self.doc, side, lm, lambda: self.doc.reset_landmark(side, lm), "Reset"))
+
+    def _on_image_clicked(self, x: float, y: float) -> None:
+        if self.selected is None or not self.doc.is_open:
+            return
+        side, lm = self.selected
+        h, w = self.doc.image.pixels.shape[:2]
+        if self.doc.point(side, lm) is not None or not (-0.5 <= x <= w - 0.5 and -0.5 <= y <= h - 0.5):
+            return
+        self.undo_stack.push(PointEdit(self.doc, side, lm, lambda: self.doc.move_landmark(side, lm, (x, y)), "Place"))
+        self.cycle_to_next_missing()
+
+    def cycle_to_next_missing(self) -> None:
+        for side, lm in LANDMARK_ORDER:
+            if self.doc.point(side, lm) is None:
+                self.select_landmark(side, lm)
+                return
+
+    def step_case(self, delta: int) -> None:
+        path = self.worklist.step(delta)
+        if path:
+            self.open_path(path)
+
+    def show_shortcuts(self) -> None:
+        shortcuts_dialog(self).exec()
+
+    # ================================================================== settings / shutdown
+    def _add_recent(self, path: str) -> None:
+        recent = [p for p in (self.settings.value("recent", []) or []) if p != path]
+        self.settings.setValue("recent", [path, *recent][:MAX_RECENT])
+        self._refresh_recent()
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.value("recent", []) or []
+        if isinstance(recent, str):
+            recent = [recent]
+        for p in recent:
+            self.recent_menu.addAction(p, lambda p=p: self.open_path(p))
+        self.recent_menu.setEnabled(bool(recent))
+
+    def closeEvent(self, ev: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt API
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.sync()
+        self.pool.wait(5000)
+        super().closeEvent(ev)

@@ -1,0 +1,179 @@
+"""Measurements panel: both legs side by side, normal ranges, out-of-range highlights, calibration state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..core.metrics import METRIC_KEYS, METRIC_LABELS, NORMAL_RANGES, out_of_range
+from .document import Document
+from .state import CaseMeasurement
+
+ROW_KEYS: tuple[str, ...] = METRIC_KEYS + ("lld_mm",)
+SIDE_COLUMNS = {"right": 1, "left": 2}
+OUT_OF_RANGE_BG = QtGui.QColor("#7a2e00")
+
+_SPACING_TEXT = {
+    "PixelSpacing": "DICOM PixelSpacing (at the patient)",
+    "ImagerPixelSpacing": "DICOM ImagerPixelSpacing (at the detector: includes magnification)",
+    "ImagerPixelSpacing/EstimatedRadiographicMagnificationFactor": "DICOM detector spacing ÷ magnification",
+    "manual-ruler": "manual: ruler of known length",
+    "manual-ball": "manual: calibration ball",
+    "manual-entry": "manual: entered spacing",
+    "synthetic": "synthetic image (exact)",
+    "case-file": "from the case file",
+}
+
+
+def unit_of(key: str) -> str:
+    if key.endswith("_deg"):
+        return "°"
+    if key.endswith("_mm"):
+        return "mm"
+    if key.endswith("_pct"):
+        return "%"
+    return ""
+
+
+def format_value(key: str, value: Any) -> str:
+    """Display text of a metric value (1 decimal for numbers, as-is for classes)."""
+    if value is None:
+        return "—"
+    if key == "cpak_type":
+        return f"type {int(value)}"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)
+
+
+def normal_text(key: str) -> str:
+    if key not in NORMAL_RANGES:
+        return ""
+    lo, hi = NORMAL_RANGES[key]
+    return f"{lo:g} – {hi:g}"
+
+
+class MeasurementsPanel(QtWidgets.QWidget):
+    """Table of every metric of ALIGNMENT.md for the right and left leg, fed by the document."""
+
+    def __init__(self, doc: Document, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.summary = QtWidgets.QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        layout.addWidget(self.summary)
+        self.warning = QtWidgets.QLabel()
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("background:#6b4e00; color:white; padding:4px; border-radius:3px;")
+        self.warning.setVisible(False)
+        layout.addWidget(self.warning)
+        self.table = QtWidgets.QTableWidget(len(ROW_KEYS), 4)
+        self.table.setHorizontalHeaderLabels(["Metric", "Right", "Left", "Normal"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
+        self.table.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        for c in (1, 2):
+            hh.setSectionResizeMode(c, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        hh.setSectionResizeMode(3, QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
+        self._items: dict[tuple[str, int], QtWidgets.QTableWidgetItem] = {}
+        self._raw: dict[tuple[str, int], Any] = {}
+        self._shown: dict[tuple[str, int], tuple[str, bool]] = {}
+        for r, key in enumerate(ROW_KEYS):
+            unit = unit_of(key)
+            label = QtWidgets.QTableWidgetItem(f"{METRIC_LABELS.get(key, key)}" + (f" ({unit})" if unit else ""))
+            label.setToolTip(key)
+            self.table.setItem(r, 0, label)
+            for c in (1, 2):
+                it = QtWidgets.QTableWidgetItem("")
+                it.setTextAlignment(QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(r, c, it)
+                self._items[(key, c)] = it
+            nt = QtWidgets.QTableWidgetItem(normal_text(key))
+            nt.setForeground(QtGui.QColor("#9a9a9a"))
+            self.table.setItem(r, 3, nt)
+        self.table.setSpan(len(ROW_KEYS) - 1, 1, 1, 2)
+        layout.addWidget(self.table, 1)
+        self.errors = QtWidgets.QLabel()
+        self.errors.setWordWrap(True)
+        self.errors.setStyleSheet("color:#ff8080;")
+        layout.addWidget(self.errors)
+        self.calibration = QtWidgets.QLabel()
+        self.calibration.setWordWrap(True)
+        layout.addWidget(self.calibration)
+        self._row_of = {k: i for i, k in enumerate(ROW_KEYS)}
+        doc.measurementChanged.connect(self.update_measurement)
+        doc.loaded.connect(lambda: self.update_measurement(doc.measurement))
+        self.update_measurement(None)
+
+    def value(self, side: str, key: str) -> Any:
+        """The unrounded value shown for ``side`` / ``key`` (``None`` when hidden or unavailable)."""
+        col = 1 if key == "lld_mm" else SIDE_COLUMNS[side]
+        return self._raw.get((key, col))
+
+    def text(self, side: str, key: str) -> str:
+        col = 1 if key == "lld_mm" else SIDE_COLUMNS[side]
+        return self._items[(key, col)].text()
+
+    def update_measurement(self, m: CaseMeasurement | None) -> None:
+        """Refresh every cell (a few dozen setText calls: well under a millisecond)."""
+        calibrated = m is not None and m.calibrated
+        errors = []
+        for side, col in SIDE_COLUMNS.items():
+            leg = m.legs.get(side) if m else None
+            metrics = leg.metrics.as_dict() if leg is not None and leg.metrics is not None else {}
+            if leg is not None and leg.error:
+                errors.append(leg.error)
+            for key in METRIC_KEYS:
+                v = metrics.get(key)
+                hidden = key.endswith("_mm") and not calibrated
+                self._set(key, col, None if hidden else v, "hidden" if hidden and leg is not None else None)
+        lld = m.lld_mm if m else None
+        self._set("lld_mm", 1, lld, "hidden" if (m is not None and not calibrated) else None)
+        self.errors.setText("\n".join(errors))
+        self.errors.setVisible(bool(errors))
+        if m is None:
+            self.summary.setText("<i>No case open</i>")
+            self.warning.setVisible(False)
+            self.calibration.setText("")
+            return
+        parts = []
+        for side in ("right", "left"):
+            leg = m.legs.get(side)
+            if leg is None or leg.metrics is None:
+                parts.append(f"<b>{side.capitalize()}</b>: —")
+                continue
+            md = leg.metrics
+            parts.append(f"<b>{side.capitalize()}</b>: {md.alignment}, HKA {md.hka_deg:.1f}°, CPAK type {md.cpak_type}")
+        if lld is not None and calibrated:
+            parts.append(f"<b>LLD</b> (R − L): {lld:.1f} mm")
+        self.summary.setText("<br>".join(parts))
+        if calibrated:
+            row, col = m.pixel_spacing_mm  # type: ignore[misc]
+            src = _SPACING_TEXT.get(m.spacing_source, m.spacing_source)
+            self.calibration.setText(f"Calibration: {src}; {row:.4g} × {col:.4g} mm/pixel (row × column)")
+            self.warning.setVisible(False)
+        else:
+            self.calibration.setText("Calibration: none (pixel size unknown)")
+            self.warning.setText("⚠ Uncalibrated image: angles are valid, but lengths, MAD and LLD are hidden. "
+                                 "Calibrate with Tools ▸ Calibrate (ruler or ball).")
+            self.warning.setVisible(True)
+
+    def _set(self, key: str, col: int, value: Any, placeholder: str | None) -> None:
+        it = self._items[(key, col)]
+        self._raw[(key, col)] = value
+        text = placeholder if (value is None and placeholder) else format_value(key, value)
+        bad = isinstance(value, float) and out_of_range(key, value)
+        if self._shown.get((key, col)) == (text, bad):  # nothing visible changed: no repaint
+            return
+        self._shown[(key, col)] = (text, bad)
+        it.setText(text)
+        it.setBackground(QtGui.QBrush(OUT_OF_RANGE_BG) if bad else QtGui.QBrush())
+        it.setToolTip("outside the typical normal range" if bad else "")

@@ -1,0 +1,95 @@
+"""Display, calibration, approval and export actions of the main window (a mixin of ``MainWindow``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6 import QtCore, QtWidgets
+
+from .calibration import CalibrationTool
+from .worker import Worker
+
+
+class ReviewMixin:
+    """Methods of :class:`~llm_viewer.gui.mainwindow.MainWindow` that act on the open case as a whole."""
+
+    # ================================================================== display / calibration
+    def set_inverted(self, on: bool) -> None:
+        self.canvas.set_inverted(on)
+        for w in (self.act_invert, self.display.invert):
+            w.blockSignals(True)
+            w.setChecked(on)
+            w.blockSignals(False)
+        self.settings.setValue("display/invert", bool(on))
+
+    def _apply_preset(self, index: int) -> None:
+        if 0 <= index < len(self.doc.presets):
+            pr = self.doc.presets[index]
+            self.canvas.set_window(pr.center, pr.width)
+
+    def start_calibration(self, mode: str) -> None:
+        if not self.doc.is_open or self._calibration is not None:
+            return
+        tool = CalibrationTool(self.doc, self.canvas, mode)
+        dock = QtWidgets.QDockWidget("Calibration", self)
+        dock.setObjectName("calibration")
+        dock.setWidget(tool)
+        self.addDockWidget(QtCore.Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self._calibration = tool
+
+        def done(msg: str) -> None:
+            self._calibration = None
+            self.status_label.setText(msg)
+            self.canvas.set_spacing(self.doc.pixel_spacing_mm)
+            dock.deleteLater()
+
+        tool.finished.connect(done)
+
+    def use_dicom_spacing(self) -> None:
+        if not self.doc.is_open:
+            return
+        img = self.doc.image
+        self.doc.set_calibration(img.pixel_spacing_mm, img.spacing_source)
+        self.canvas.set_spacing(self.doc.pixel_spacing_mm)
+
+    # ================================================================== review / export
+    def approve(self, reviewer: str | None = None) -> bool:
+        """Approve the case with the reviewer's name and the time (asks for the name if unknown)."""
+        if not self.doc.is_open:
+            return False
+        if not reviewer:
+            reviewer, ok = QtWidgets.QInputDialog.getText(self, "Approve case", "Reviewer name:",
+                                                          text=str(self.settings.value("reviewer", "") or ""))
+            if not ok or not reviewer.strip():
+                return False
+        self.doc.approve(reviewer)
+        self.settings.setValue("reviewer", reviewer.strip())
+        self.status_label.setText(f"approved by {reviewer.strip()}")
+        return True
+
+    def export_to_store(self, store_path: str | Path | None = None, reviewer: str | None = None) -> Worker | None:
+        """Export the corrected case, de-identified and with provenance, into a training-set store (worker)."""
+        from .export import export_case_to_store
+
+        if not self.doc.is_open:
+            return None
+        if store_path is None:
+            store_path = QtWidgets.QFileDialog.getExistingDirectory(
+                self, "Training-set store", str(self.settings.value("store/path", "")))
+            if not store_path:
+                return None
+        reviewer = reviewer or self.doc.reviewer or str(self.settings.value("reviewer", "") or "") or None
+        self.settings.setValue("store/path", str(store_path))
+        case_copy = type(self.doc.case)(self.doc.case.to_dict())
+        worker = Worker(export_case_to_store, case_copy, self.doc.image_path, Path(store_path), reviewer)
+        worker.signals.result.connect(self._on_exported)
+        worker.signals.error.connect(lambda msg: self.show_message("error", f"Export failed: {msg}"))
+        worker.signals.progress.connect(self._progress)
+        worker.signals.finished.connect(lambda: self._busy(False))
+        return self.pool.start(worker)
+
+    def _on_exported(self, info: Any) -> None:
+        self.status_label.setText(f"exported to the training set: {info}")
+        self.exported.emit(info)
+

@@ -1,0 +1,210 @@
+"""Side widgets of the main window: landmark list, overlay toggles, display controls, message banner, help."""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..core.landmarks import LANDMARK_IDS, LANDMARK_LABELS, SIDES
+from .document import Document
+from .overlays import OVERLAY_KINDS, SIDE_COLORS
+
+SHORTCUTS: list[tuple[str, str]] = [
+    ("Ctrl+O", "Open an image or case file"),
+    ("Ctrl+Shift+O", "Open a folder (worklist)"),
+    ("Ctrl+R", "Run the model on this image"),
+    ("Esc", "Cancel the analysis / stop placing a point"),
+    ("Drag a landmark", "Move it (lines and numbers follow live)"),
+    ("Click a landmark", "Select it"),
+    ("Arrow keys", "Nudge the selected landmark 1 pixel (Shift: 10 pixels)"),
+    ("Tab / Shift+Tab", "Select the next / previous landmark"),
+    ("Click on the image", "Place the selected landmark when it is missing"),
+    ("Backspace", "Reset the selected landmark to the model's prediction"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo (one step per finished drag)"),
+    ("Wheel / left-drag", "Zoom / pan"),
+    ("Right-drag", "Window (horizontal) and level (vertical)"),
+    ("F", "Fit the image to the window"),
+    ("1 / 2 / 3", "Zoom to the right hip / knee / ankle"),
+    ("4 / 5 / 6", "Zoom to the left hip / knee / ankle"),
+    ("I", "Invert the display"),
+    ("Ctrl+Return", "Approve the case"),
+    ("Page Down / Page Up", "Next / previous case in the worklist"),
+    ("Ctrl+E", "Export the case to the training set"),
+    ("F1", "This list"),
+]
+
+
+class MessageBar(QtWidgets.QFrame):
+    """A non-modal banner at the top of the window (errors never block or close the app)."""
+
+    STYLES = {"error": "#8b1a1a", "warning": "#6b4e00", "info": "#1f4e79"}
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QtWidgets.QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 4, 4)
+        self.label = QtWidgets.QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.label, 1)
+        close = QtWidgets.QToolButton()
+        close.setText("✕")
+        close.setAutoRaise(True)
+        close.clicked.connect(self.hide)
+        layout.addWidget(close)
+        self.level = ""
+        self.hide()
+
+    def show_message(self, level: str, text: str) -> None:
+        self.level = level
+        self.label.setText(text)
+        self.setStyleSheet(f"MessageBar {{ background:{self.STYLES.get(level, '#333')}; }} QLabel {{ color:white; }}")
+        self.show()
+
+    @property
+    def text(self) -> str:
+        return self.label.text() if self.isVisible() else ""
+
+
+class LandmarkList(QtWidgets.QTreeWidget):
+    """The 18 landmarks with their source (model / manual / missing) and uncertainty."""
+
+    landmarkSelected = QtCore.Signal(str, str)
+
+    def __init__(self, doc: Document, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self.setHeaderLabels(["Landmark", "Source", "± px"])
+        self.setRootIsDecorated(True)
+        self.setUniformRowHeights(True)
+        self._items: dict[tuple[str, str], QtWidgets.QTreeWidgetItem] = {}
+        for side in SIDES:
+            top = QtWidgets.QTreeWidgetItem([f"{side.capitalize()} leg"])
+            top.setForeground(0, QtGui.QColor(SIDE_COLORS[side]))
+            top.setFlags(top.flags() & ~QtCore.Qt.ItemFlag.ItemIsSelectable)
+            self.addTopLevelItem(top)
+            for lm in LANDMARK_IDS:
+                it = QtWidgets.QTreeWidgetItem([LANDMARK_LABELS[lm], "", ""])
+                it.setData(0, QtCore.Qt.ItemDataRole.UserRole, (side, lm))
+                top.addChild(it)
+                self._items[(side, lm)] = it
+            top.setExpanded(True)
+        self.header().setSectionResizeMode(0, QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self.itemSelectionChanged.connect(self._on_selection)
+        doc.loaded.connect(self.refresh)
+        doc.caseChanged.connect(self.refresh)
+        self._blocking = False
+
+    def refresh(self) -> None:
+        for (side, lm), it in self._items.items():
+            if self.doc.case is None:
+                it.setText(1, "")
+                it.setText(2, "")
+                continue
+            p = self.doc.point(side, lm)
+            prov = self.doc.provenance(side, lm)
+            src = "missing" if p is None else str(prov.get("source") or "?").replace("_", " ")
+            it.setText(1, src)
+            unc = prov.get("uncertainty_px") if p is not None else None
+            it.setText(2, f"{unc:.1f}" if isinstance(unc, (int, float)) else "")
+            color = {"missing": "#ff6060", "manual": "#ffb020"}.get(src)
+            it.setForeground(1, QtGui.QBrush(QtGui.QColor(color)) if color else QtGui.QBrush())
+
+    def select(self, side: str, lm: str) -> None:
+        self._blocking = True
+        try:
+            self.setCurrentItem(self._items[(side, lm)])
+        finally:
+            self._blocking = False
+
+    def _on_selection(self) -> None:
+        if self._blocking:
+            return
+        items = self.selectedItems()
+        if items:
+            data = items[0].data(0, QtCore.Qt.ItemDataRole.UserRole)
+            if data:
+                self.landmarkSelected.emit(data[0], data[1])
+
+
+class OverlayToggles(QtWidgets.QWidget):
+    """A grid of check boxes: one row per overlay kind, one column per leg."""
+
+    toggled = QtCore.Signal(str, str, bool)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        grid = QtWidgets.QGridLayout(self)
+        grid.setContentsMargins(6, 6, 6, 6)
+        self.boxes: dict[tuple[str, str], QtWidgets.QCheckBox] = {}
+        for c, side in enumerate(SIDES):
+            head = QtWidgets.QLabel(f"<b style='color:{SIDE_COLORS[side]}'>{side.capitalize()}</b>")
+            grid.addWidget(head, 0, c + 1, QtCore.Qt.AlignmentFlag.AlignHCenter)
+        for r, (kind, label) in enumerate(OVERLAY_KINDS.items(), start=1):
+            grid.addWidget(QtWidgets.QLabel(label), r, 0)
+            for c, side in enumerate(SIDES):
+                cb = QtWidgets.QCheckBox()
+                cb.setChecked(True)
+                cb.toggled.connect(lambda on, k=kind, s=side: self.toggled.emit(s, k, on))
+                grid.addWidget(cb, r, c + 1, QtCore.Qt.AlignmentFlag.AlignHCenter)
+                self.boxes[(side, kind)] = cb
+        grid.setRowStretch(len(OVERLAY_KINDS) + 1, 1)
+
+
+class DisplayControls(QtWidgets.QWidget):
+    """Window presets, centre/width and invert."""
+
+    presetChosen = QtCore.Signal(int)
+    windowEdited = QtCore.Signal(float, float)
+    invertToggled = QtCore.Signal(bool)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        form = QtWidgets.QFormLayout(self)
+        self.presets = QtWidgets.QComboBox()
+        form.addRow("Preset", self.presets)
+        self.center = QtWidgets.QDoubleSpinBox()
+        self.width = QtWidgets.QDoubleSpinBox()
+        for sb in (self.center, self.width):
+            sb.setRange(-1e9, 1e9)
+            sb.setDecimals(3)
+            sb.setKeyboardTracking(False)
+        self.width.setMinimum(1e-6)
+        form.addRow("Level (centre)", self.center)
+        form.addRow("Window (width)", self.width)
+        self.invert = QtWidgets.QCheckBox("Invert (I)")
+        form.addRow(self.invert)
+        hint = QtWidgets.QLabel("Right-drag on the image: horizontal = window, vertical = level.")
+        hint.setWordWrap(True)
+        form.addRow(hint)
+        self.presets.activated.connect(self.presetChosen.emit)
+        self.center.valueChanged.connect(lambda _v: self.windowEdited.emit(self.center.value(), self.width.value()))
+        self.width.valueChanged.connect(lambda _v: self.windowEdited.emit(self.center.value(), self.width.value()))
+        self.invert.toggled.connect(self.invertToggled.emit)
+
+    def show_window(self, center: float, width: float) -> None:
+        for sb, v in ((self.center, center), (self.width, width)):
+            sb.blockSignals(True)
+            sb.setValue(v)
+            sb.blockSignals(False)
+
+
+def shortcuts_dialog(parent: QtWidgets.QWidget) -> QtWidgets.QDialog:
+    """The help dialog listing every keyboard shortcut."""
+    dlg = QtWidgets.QDialog(parent)
+    dlg.setWindowTitle("Keyboard shortcuts")
+    layout = QtWidgets.QVBoxLayout(dlg)
+    table = QtWidgets.QTableWidget(len(SHORTCUTS), 2)
+    table.setHorizontalHeaderLabels(["Keys", "Action"])
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+    for r, (k, a) in enumerate(SHORTCUTS):
+        table.setItem(r, 0, QtWidgets.QTableWidgetItem(k))
+        table.setItem(r, 1, QtWidgets.QTableWidgetItem(a))
+    table.resizeColumnsToContents()
+    table.horizontalHeader().setStretchLastSection(True)
+    layout.addWidget(table)
+    buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
+    buttons.rejected.connect(dlg.reject)
+    layout.addWidget(buttons)
+    dlg.resize(560, 560)
+    return dlg
