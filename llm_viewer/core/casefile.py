@@ -208,8 +208,12 @@ class Case:
 
     def set_prediction(self, side: str, landmark: str, xy: Sequence[float], *, model_id: str,
                        score: float | None = None, uncertainty_px: float | None = None,
-                       record: bool = True) -> None:
-        """Place a model prediction; it becomes the point's ``original`` for later resets."""
+                       flagged: bool = False, record: bool = True) -> None:
+        """Place a model prediction; it becomes the point's ``original`` for later resets.
+
+        ``flagged`` marks a point the model itself doubts (low map peak or large SGR disagreement); the
+        viewer and reports show it as doubtful whatever its uncertainty value.
+        """
         self._check_id(landmark)
         p = parse_point(list(xy), side=side, landmark=landmark)
         leg = self._leg(side)
@@ -218,7 +222,7 @@ class Case:
             "source": "model", "model_id": model_id,
             "score": None if score is None else float(score),
             "uncertainty_px": None if uncertainty_px is None else float(uncertainty_px),
-            "original": p.as_list(), "at": utc_now(), "by": None,
+            "original": p.as_list(), "at": utc_now(), "by": None, "flagged": bool(flagged),
         }
         if self.status == "new":
             self._data["review"] = {"status": "predicted", "by": None, "at": utc_now()}

@@ -123,6 +123,11 @@ class Document(QtCore.QObject):
         u = self.provenance(side, landmark).get("uncertainty_px")
         return float(u) if isinstance(u, (int, float)) else None
 
+    def is_flagged(self, side: str, landmark: str) -> bool:
+        """The model marked this prediction as doubtful (and nobody has corrected it since)."""
+        prov = self.provenance(side, landmark)
+        return bool(prov.get("flagged")) and prov.get("source") == "model"
+
     def is_manual(self, side: str, landmark: str) -> bool:
         return self.provenance(side, landmark).get("source") == "manual"
 
@@ -218,7 +223,8 @@ class Document(QtCore.QObject):
                     continue
                 placed += 1
                 self.case.set_prediction(side, lm, [pred.x_px, pred.y_px], model_id=model_id,
-                                         score=pred.score, uncertainty_px=pred.uncertainty_px, record=False)
+                                         score=pred.score, uncertainty_px=pred.uncertainty_px,
+                                         flagged=bool(getattr(pred, "flagged", False)), record=False)
         self.case.set_rois([{"side": r.side, "region": r.region, "box_px": [r.x0, r.y0, r.x1, r.y1],
                              "score": r.score} for r in (getattr(result, "rois", None) or [])])
         warnings = [str(w) for w in (getattr(result, "warnings", None) or [])]

@@ -121,7 +121,7 @@ def _clean_image(image_path: Path, tmp_dir: Path) -> tuple[Path, str]:
 
     with open(image_path, "rb") as fh:
         fmt = detect_format(fh.read(132))
-    if fmt == "dicom":
+    if fmt in ("dicom", "dicom-raw"):
         return write_deidentified_dicom(image_path, tmp_dir / "image.dcm"), ".dcm"
     import cv2
     import numpy as np

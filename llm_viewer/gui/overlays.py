@@ -226,7 +226,8 @@ class LegOverlay(QtCore.QObject):
         ring = self.rings[lm]
         unc = self.doc.uncertainty_px(self.side, lm) if p is not None else None
         spacing = self.doc.pixel_spacing_mm
-        key = (p, unc, spacing, self.visible["uncertainty"])
+        flagged = p is not None and self.doc.is_flagged(self.side, lm)
+        key = (p, unc, spacing, self.visible["uncertainty"], flagged)
         if self._ring_state.get(lm) == key:  # unchanged: no repaint
             return
         self._ring_state[lm] = key
@@ -234,7 +235,7 @@ class LegOverlay(QtCore.QObject):
             ring.setVisible(False)
             return
         r = max(2.0 * unc, 1.0)  # ~95 % radius for a Gaussian spread of sigma = uncertainty_px
-        doubtful = (unc * spacing[1] > DOUBTFUL_MM) if spacing else unc > 20.0
+        doubtful = flagged or ((unc * spacing[1] > DOUBTFUL_MM) if spacing else unc > 20.0)
         pen = QtGui.QPen(QtGui.QColor(DOUBTFUL_COLOR if doubtful else self.color))
         pen.setCosmetic(True)
         pen.setWidthF(2.5 if doubtful else 1.2)

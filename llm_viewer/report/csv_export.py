@@ -16,7 +16,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "case_id", "case_path", "image", "side", "status", "reviewer", "reviewed_at", "model_id",
     "pixel_spacing_row_mm", "pixel_spacing_col_mm", "spacing_source",
     *METRIC_KEYS,
-    "lld_mm", "uncertainty_mean_px", "uncertainty_max_px", "manual_landmarks", "error",
+    "lld_mm", "uncertainty_mean_px", "uncertainty_max_px", "manual_landmarks", "flagged_landmarks", "error",
 )
 
 
@@ -71,6 +71,7 @@ def leg_rows(report: CaseReport) -> list[dict[str, object]]:
             "uncertainty_mean_px": leg.mean_uncertainty_px,
             "uncertainty_max_px": leg.max_uncertainty_px,
             "manual_landmarks": ";".join(leg.manual),
+            "flagged_landmarks": ";".join(leg.flagged),
             "error": leg.error or "",
         }
         rows.append(row)

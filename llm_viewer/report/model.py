@@ -40,6 +40,7 @@ class LegReport:
     error: str | None
     uncertainty_px: dict[str, float]
     manual: list[str]
+    flagged: list[str] = field(default_factory=list)
 
     @property
     def mean_uncertainty_px(self) -> float | None:
@@ -100,12 +101,15 @@ def build_case_report(case_path: str | Path, *, check_image: bool = True) -> Cas
         lms = case.landmarks(side)
         unc: dict[str, float] = {}
         manual: list[str] = []
+        flagged: list[str] = []
         for lm in LANDMARK_IDS:
             prov = case.provenance(side, lm)
             if prov.get("uncertainty_px") is not None:
                 unc[lm] = float(prov["uncertainty_px"])
             if prov.get("source") == "manual":
                 manual.append(lm)
+            elif prov.get("flagged"):
+                flagged.append(lm)
             mid = prov.get("model_id")
             if mid and mid not in model_ids:
                 model_ids.append(mid)
@@ -116,7 +120,7 @@ def build_case_report(case_path: str | Path, *, check_image: bool = True) -> Cas
         except MeasurementError as exc:
             error = str(exc)
             warnings.append(f"{side} leg not measured: {exc}")
-        legs[side] = LegReport(side, lms, metrics, error, unc, manual)
+        legs[side] = LegReport(side, lms, metrics, error, unc, manual, flagged)
     lld = leg_length_discrepancy_mm({s: leg.metrics for s, leg in legs.items() if leg.metrics is not None})
 
     image_path: Path | None = None

@@ -116,7 +116,10 @@ def _draw_overlays(c, frame: _Frame, report: CaseReport, *, labels: bool, point_
             c.setLineWidth(line_width)
             c.circle(x, y, point_radius, stroke=1, fill=1)
             unc = leg.uncertainty_px.get(lm)
-            if unc is not None and unc * frame.s > point_radius * 1.5:
+            if lm in leg.flagged:
+                c.setStrokeColorRGB(1.0, 0.1, 0.1)
+                c.circle(x, y, max((unc or 0) * frame.s, point_radius * 2.5), stroke=1, fill=0)
+            elif unc is not None and unc * frame.s > point_radius * 1.5:
                 c.setStrokeColorRGB(1.0, 0.9, 0.2)
                 c.circle(x, y, unc * frame.s, stroke=1, fill=0)
         if labels and leg.metrics is not None and len(leg.landmarks) == 9:
@@ -471,6 +474,11 @@ def _landmark_table(c, report: CaseReport, x: float, y: float, page_w: float) ->
                 continue
             src = report.case.provenance(side, lm).get("source", "?")
             unc = leg.uncertainty_px.get(lm)
-            c.drawString(cols[1 + i], y, f"{p.x:.1f}, {p.y:.1f} / {src}" + (f" / {unc:.1f} px" if unc is not None else ""))
+            text = f"{p.x:.1f}, {p.y:.1f} / {src}" + (f" / {unc:.1f} px" if unc is not None else "")
+            if lm in leg.flagged:
+                c.setFillColorRGB(0.8, 0, 0)
+                text += " / DOUBTFUL"
+            c.drawString(cols[1 + i], y, text)
+            c.setFillColorRGB(0, 0, 0)
         y -= 10
     return y

@@ -112,8 +112,10 @@ class FakeResult:
 class FakeEngine:
     """Test double with InferenceEngine's interface: returns the landmarks it was given."""
 
-    def __init__(self, landmarks, *, model_id="fake-model-1", uncertainty_px=2.0, fail=None, block=False):
+    def __init__(self, landmarks, *, model_id="fake-model-1", uncertainty_px=2.0, fail=None, block=False,
+                 flagged=()):
         self.landmarks = landmarks
+        self.flagged = set(flagged)
         self.model_id = model_id
         self.device = "cpu"
         self.uncertainty_px = uncertainty_px
@@ -134,7 +136,8 @@ class FakeEngine:
                 time.sleep(0.01)
         if self.fail:
             raise self.fail
-        legs = {side: FakeLeg(side, {lm: FakePrediction(x, y, uncertainty_px=self.uncertainty_px)
+        legs = {side: FakeLeg(side, {lm: FakePrediction(x, y, uncertainty_px=self.uncertainty_px,
+                                                         flagged=(side, lm) in self.flagged)
                                      for lm, (x, y) in lms.items()})
                 for side, lms in self.landmarks.items()}
         rois = [SimpleNamespace(side="right", region="knee", x0=60.0, y0=440.0, x1=160.0, y1=540.0, score=0.95)]

@@ -47,6 +47,20 @@ def test_analysis_draws_all_18_landmarks(qtbot, make_window, case_image):
     assert saved.provenance("right", "knee_center")["model_id"] == "fake-model-1"
 
 
+def test_points_the_model_flags_are_shown_as_doubtful(qtbot, make_window, case_image):
+    engine = FakeEngine(small_landmarks(), uncertainty_px=0.5, flagged={("left", "malleolus_medial")})
+    win = make_window(engine)
+    open_and_wait(qtbot, win, case_image)
+    rings = win.canvas.overlays["left"].rings
+    doubtful, calm = rings["malleolus_medial"], rings["malleolus_lateral"]
+    assert doubtful.isVisible() and calm.isVisible()
+    assert doubtful.pen().color() != calm.pen().color() and doubtful.pen().widthF() > calm.pen().widthF()
+    assert load_case(win.doc.case_path).provenance("left", "malleolus_medial")["flagged"] is True
+    # once corrected by hand the point is no longer the model's doubt
+    drag(win, "left", "malleolus_medial", *(c + 2 for c in win.doc.point("left", "malleolus_medial").as_list()))
+    assert rings["malleolus_medial"].pen().color() == calm.pen().color()
+
+
 def test_drag_updates_panel_to_core_value_and_undo_restores(qtbot, make_window, case_image):
     win = make_window()
     open_and_wait(qtbot, win, case_image)

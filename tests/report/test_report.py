@@ -42,7 +42,8 @@ def case_on_disk(tmp_path, alignment_examples):
     case.set_image(image_path, case_path, width_px=w, height_px=h)
     for side, lms in legs.items():
         for lm, xy in lms.items():
-            case.set_prediction(side, lm, xy, model_id="sgr-demo-0.1", score=0.9, uncertainty_px=3.0)
+            case.set_prediction(side, lm, xy, model_id="sgr-demo-0.1", score=0.9, uncertainty_px=3.0,
+                                flagged=(side, lm) == ("left", "femoral_head"))
     kc = legs["right"]["knee_center"]
     case.move_landmark("right", "knee_center", [kc[0] + 4, kc[1] - 2], by="Dr Test")
     case.approve("Dr Test")
@@ -75,6 +76,7 @@ def test_pdf_values_equal_measure(case_on_disk, tmp_path, capsys):
     assert "approved by Dr Test" in text
     assert "corrected by hand (1)" in text and "right Knee centre" in text
     assert "DE-IDENTIFIED" in pages[0]
+    assert text.count("DOUBTFUL") == 1
     assert "Research use only" in pages[0]
 
 
@@ -126,3 +128,4 @@ def test_export_csv_one_row_per_leg(case_on_disk, tmp_path):
         assert r["status"] == "approved" and r["reviewer"] == "Dr Test"
         assert float(r["uncertainty_mean_px"]) == pytest.approx(3.0)
     assert rows[0]["manual_landmarks"] == "knee_center" and rows[1]["manual_landmarks"] == ""
+    assert rows[0]["flagged_landmarks"] == "" and rows[1]["flagged_landmarks"] == "femoral_head"
