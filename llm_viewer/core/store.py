@@ -75,6 +75,9 @@ class VerifyReport:
     problems: tuple[str, ...]
     torn_lines: int
     orphans: tuple[str, ...]
+    reviewed_in_place: tuple[str, ...] = ()
+    """Ids whose case file was edited after it was added (a review in the viewer): not a problem, as long
+    as the case file is valid and still names the stored image."""
 
     @property
     def is_ok(self) -> bool:
@@ -367,20 +370,24 @@ class Store:
         return iter(self.entries())
 
     def _entry_problems(self, e: StoreEntry, *, hashes: bool) -> list[str]:
+        """Missing files; with ``hashes``, image and mask files that differ from their recorded sha256.
+
+        The case file's own hash is not a problem: reviewers edit case files in place (worklist on a
+        store); :meth:`verify` reports those as ``reviewed_in_place`` and checks the case parses instead.
+        """
         problems = []
-        files = [(e.image, e.image_sha256), (e.case, e.case_sha256)] + [(m["path"], m["sha256"])
-                                                                      for m in e.masks.values()]
+        files = [(e.image, e.image_sha256), (e.case, None)] + [(m["path"], m["sha256"]) for m in e.masks.values()]
         for rel, sha in files:
             p = self.root / rel
             if not p.is_file():
                 problems.append(f"{e.id}: missing file {rel}")
-            elif hashes and sha256_file(p) != sha:
+            elif hashes and sha is not None and sha256_file(p) != sha:
                 problems.append(f"{e.id}: {rel} does not match its recorded sha256")
         return problems
 
     def verify(self) -> VerifyReport:
         """Check every entry's files and hashes, the case files, torn lines and orphan files."""
-        ok, problems, torn = [], [], 0
+        ok, problems, torn, reviewed = [], [], 0, []
         referenced: set[str] = set()
         for lineno, rec in self._records():
             if rec is None:
@@ -400,6 +407,8 @@ class Store:
             problems.extend(pr)
             if not pr:
                 ok.append(e.id)
+                if sha256_file(self.case_path(e)) != e.case_sha256:
+                    reviewed.append(e.id)
         orphans = []
         for sub in ("images", "cases", "masks"):
             d = self.root / sub
@@ -407,7 +416,8 @@ class Store:
                 rel = f"{sub}/{p.name}"
                 if rel not in referenced:
                     orphans.append(rel)
-        return VerifyReport(ok=tuple(ok), problems=tuple(problems), torn_lines=torn, orphans=tuple(orphans))
+        return VerifyReport(ok=tuple(ok), problems=tuple(problems), torn_lines=torn, orphans=tuple(orphans),
+                            reviewed_in_place=tuple(reviewed))
 
     def clean(self) -> list[str]:
         """Remove temporary files of interrupted writes and orphans (files no manifest line names)."""

@@ -105,6 +105,23 @@ def test_verify_reports_missing_and_modified_files(tmp_path):
     assert store.entries(check="hash") == []  # modified file: skipped when hashes are checked
 
 
+def test_case_reviewed_in_place_is_not_corruption_but_a_broken_case_is(tmp_path):
+    from llm_viewer.core.casefile import save_case
+
+    store = Store.create(tmp_path / "s")
+    _add(store, "a")
+    (e,) = store.entries()
+    case = store.load_case(e)
+    case.move_landmark("right", "knee_center", [1.0, 2.0], by="reviewer")
+    save_case(case, store.case_path(e))
+    rep = store.verify()
+    assert rep.is_ok and rep.ok == ("a",) and rep.reviewed_in_place == ("a",)
+    assert [x.id for x in store.entries(check="hash")] == ["a"]
+    store.case_path(e).write_text("{broken")
+    rep = store.verify()
+    assert not rep.is_ok and any("a:" in p and "not valid JSON" in p for p in rep.problems)
+
+
 def test_replace_makes_a_new_version_and_last_line_wins(tmp_path):
     store = Store.create(tmp_path / "s")
     _add(store, "a")
