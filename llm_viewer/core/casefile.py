@@ -272,6 +272,34 @@ class Case:
         self.add_history("reset", by=by, side=side, landmark=landmark, old=old, new=list(original))
         return True
 
+    def restore_point(self, side: str, landmark: str, xy: Sequence[float] | None,
+                      provenance: Mapping[str, Any] | None, review: Mapping[str, Any] | None, *,
+                      action: str, by: str | None = None) -> None:
+        """Put a point, its provenance and the review state back exactly (undo / redo).
+
+        ``xy=None`` removes the point. The history records ``action`` (e.g. ``"undo"``) with the old and
+        new position: history is never rewritten, even by an undo.
+        """
+        self._check_id(landmark)
+        leg = self._leg(side)
+        old = leg["landmarks"].get(landmark)
+        if xy is None:
+            leg["landmarks"].pop(landmark, None)
+            leg["provenance"].pop(landmark, None)
+        else:
+            p = parse_point(list(xy), side=side, landmark=landmark)
+            leg["landmarks"][landmark] = p.as_list()
+            if provenance is None:
+                leg["provenance"].pop(landmark, None)
+            else:
+                leg["provenance"][landmark] = copy.deepcopy(dict(provenance))
+        if review is not None:
+            if review.get("status", "new") not in REVIEW_STATUSES:
+                raise CaseFileError(f"unknown review status {review.get('status')!r}")
+            self._data["review"] = copy.deepcopy(dict(review))
+        self.add_history(action, by=by, side=side, landmark=landmark, old=old,
+                         new=None if xy is None else [float(xy[0]), float(xy[1])])
+
     def remove_landmark(self, side: str, landmark: str, *, by: str | None = None) -> None:
         """Delete a point (e.g. a false detection); the history keeps where it was."""
         self._check_id(landmark)

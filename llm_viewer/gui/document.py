@@ -7,7 +7,6 @@ is not touched), then an undoable command *commits* it into the case and autosav
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,24 +174,8 @@ class Document(QtCore.QObject):
     def restore_point_state(self, side: str, landmark: str, state: PointState, action: str) -> None:
         """Undo/redo: put a point, its provenance and the review state back; history records ``action``."""
         assert self.case is not None
-        legs = self.case.get("legs") or {}
-        leg = legs.setdefault(side, {})
-        lms = leg.setdefault("landmarks", {})
-        prov = leg.setdefault("provenance", {})
-        old = lms.get(landmark)
-        if state.xy is None:
-            lms.pop(landmark, None)
-            prov.pop(landmark, None)
-        else:
-            lms[landmark] = [float(state.xy[0]), float(state.xy[1])]
-            if state.provenance is None:
-                prov.pop(landmark, None)
-            else:
-                prov[landmark] = copy.deepcopy(state.provenance)
-        self.case.set("legs", legs)
-        self.case.set("review", state.review)
-        self.case.add_history(action, by=self.reviewer, side=side, landmark=landmark, old=old,
-                              new=None if state.xy is None else list(state.xy))
+        self.case.restore_point(side, landmark, state.xy, state.provenance, state.review, action=action,
+                                by=self.reviewer)
         self._after_edit(side)
 
     def set_calibration(self, pixel_spacing_mm: tuple[float, float] | None, source: str,

@@ -208,7 +208,10 @@ class Refiner:
                     p = leg.landmarks.get(lm)
                     if p is None:
                         continue
-                    m = patch_affine(np.array([p.x_px, p.y_px]), side_px, cfg.input_size_px, mirror)
+                    # centre on the SGR map's own estimate when there is one (steadier than the regressor
+                    # on small CPU-trained models); otherwise on the point
+                    centre = p.seg_peak_xy_px if p.seg_peak_xy_px is not None else (p.x_px, p.y_px)
+                    m = patch_affine(np.array(centre, dtype=np.float64), side_px, cfg.input_size_px, mirror)
                     items.append((side, lm, li, m))
             if not items:
                 continue

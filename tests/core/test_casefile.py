@@ -217,3 +217,18 @@ def test_killed_writer_never_leaves_a_broken_file(tmp_path):
     assert len(seen) > 1, "the writer made progress between kills"
     atomic.sweep_temp(tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["c.case.json"]
+
+
+def test_restore_point_puts_back_position_provenance_and_review(predicted_case):
+    case, _, _, ex = predicted_case
+    before_xy = case.landmark("right", "malleolus_lateral").as_list()
+    before_prov, before_review = case.provenance("right", "malleolus_lateral"), case.review
+    case.move_landmark("right", "malleolus_lateral", [1.0, 2.0], by="u")
+    assert case.status == "corrected"
+    case.restore_point("right", "malleolus_lateral", before_xy, before_prov, before_review, action="undo", by="u")
+    assert case.landmark("right", "malleolus_lateral").as_list() == before_xy
+    assert case.provenance("right", "malleolus_lateral") == before_prov
+    assert case.review == before_review
+    assert [h["action"] for h in case.history][-2:] == ["moved", "undo"]
+    case.restore_point("right", "malleolus_lateral", None, None, None, action="undo-placement")
+    assert case.landmark("right", "malleolus_lateral") is None
