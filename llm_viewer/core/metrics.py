@@ -274,6 +274,14 @@ def leg_length_discrepancy_mm(legs: Mapping[str, LegMetrics]) -> float | None:
     return r.leg_length_mm - l_.leg_length_mm
 
 
+def normal_range_text(key: str, dash: str = " to ") -> str:
+    """The display normal range of ``key`` as text (e.g. ``"84 to 90"``); empty when it has none."""
+    if key not in NORMAL_RANGES:
+        return ""
+    lo, hi = NORMAL_RANGES[key]
+    return f"{lo:g}{dash}{hi:g}"
+
+
 def out_of_range(key: str, value: float | None) -> bool:
     """True when ``value`` lies outside the display normal range of ``key`` (False when no range/value)."""
     if value is None or key not in NORMAL_RANGES:

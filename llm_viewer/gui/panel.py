@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from ..core.metrics import METRIC_KEYS, METRIC_LABELS, NORMAL_RANGES, out_of_range
+from ..core.metrics import METRIC_KEYS, METRIC_LABELS, normal_range_text, out_of_range
 from .document import Document
 from .state import CaseMeasurement
 
@@ -48,10 +48,7 @@ def format_value(key: str, value: Any) -> str:
 
 
 def normal_text(key: str) -> str:
-    if key not in NORMAL_RANGES:
-        return ""
-    lo, hi = NORMAL_RANGES[key]
-    return f"{lo:g} – {hi:g}"
+    return normal_range_text(key, " – ")
 
 
 class MeasurementsPanel(QtWidgets.QWidget):

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.landmarks import LANDMARK_LABELS
-from ..core.metrics import METRIC_KEYS, METRIC_LABELS, NORMAL_RANGES, out_of_range
+from ..core.metrics import METRIC_KEYS, METRIC_LABELS, normal_range_text, out_of_range
 from ..core.overlay import angle_labels, leg_lines
 from .model import SPACING_MEANING, CaseReport, ordered_sides
 
@@ -168,13 +168,6 @@ def _fmt(key: str, value) -> str:
         unit = {"_deg": "°", "_mm": " mm", "_pct": " %"}.get("_" + key.rsplit("_", 1)[-1], "")
         return f"{value:.1f}{unit}"
     return str(value)
-
-
-def _normal(key: str) -> str:
-    if key not in NORMAL_RANGES:
-        return ""
-    lo, hi = NORMAL_RANGES[key]
-    return f"{lo:g} to {hi:g}"
 
 
 def render_case_pdf(report: CaseReport, out_path: str | Path, options: ReportOptions | None = None) -> None:
@@ -360,7 +353,7 @@ def _metrics_table(c, report: CaseReport, x: float, y: float, page_w: float) -> 
         c.setFillColorRGB(0, 0, 0)
         c.drawString(cols[0], y, METRIC_LABELS[key])
         c.drawString(cols[1], y, key)
-        c.drawString(cols[2], y, _normal(key))
+        c.drawString(cols[2], y, normal_range_text(key))
         for i, side in enumerate(sides):
             leg = report.legs[side]
             if leg.metrics is None:
