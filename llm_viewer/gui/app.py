@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,12 @@ def application(argv: list[str] | None = None) -> QtWidgets.QApplication:
         app = QtWidgets.QApplication(argv or ["llm-viewer"])
         app.setStyle("Fusion")
         app.setPalette(_dark_palette())
+        app.setDesktopFileName("llm-viewer")  # matches resources/llm-viewer.desktop (taskbar icon on Wayland)
+        from ..resources_path import resource_path
+
+        icon = resource_path("icons", "llm-viewer.svg")
+        if icon.is_file():
+            app.setWindowIcon(QtGui.QIcon(str(icon)))
     return app  # type: ignore[return-value]
 
 
@@ -113,6 +121,8 @@ def run_gui(path: str | Path | None = None, *, demo: bool = False, screenshot: s
         if target is None:
             shoot(0)
     win.show()
+    if os.environ.get("LLM_VIEWER_REPORT_STARTUP"):  # start-up time measured by packaging/build_app.py
+        QtCore.QTimer.singleShot(0, lambda: print(f"llm-viewer: window shown at {time.time():.3f}", flush=True))
     if target is not None:
         QtCore.QTimer.singleShot(0, lambda: win.open_path(target, analyze=analyze))
     code = app.exec()

@@ -15,8 +15,10 @@ class DemoError(RuntimeError):
 
 
 def resources_dir() -> Path:
-    """``resources/`` of the source tree."""
-    return Path(__file__).resolve().parents[2] / "resources"
+    """``resources/`` (source tree, installed wheel or frozen app)."""
+    from ..resources_path import resources_root
+
+    return resources_root()
 
 
 def prepare_demo(work_dir: str | Path, source_dir: str | Path | None = None, *,

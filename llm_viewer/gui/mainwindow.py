@@ -9,6 +9,7 @@ from typing import Any
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core.landmarks import LANDMARK_IDS, LANDMARK_LABELS, SIDES
+from .about import AboutDialog, detect_accelerator, startup_environment
 from .analysis import AnalysisOutcome, EngineFactory, EngineProvider, run_analysis
 from .calibration import CalibrationTool
 from .canvas import ZOOM_REGIONS, Canvas
@@ -59,8 +60,10 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
     def __init__(self, *, engine_factory: EngineFactory | None = None, settings: QtCore.QSettings | None = None,
                  app_data_dir: str | Path | None = None, image_loader: Callable[[Path], Any] | None = None) -> None:
         super().__init__()
-        self.settings = settings or QtCore.QSettings("llm-viewer", "llm-viewer")
-        self.app_data_dir = Path(app_data_dir) if app_data_dir else default_app_data_dir()
+        # First start: unwritable settings / app-data folders fall back to session-only ones; no model: a banner.
+        env = startup_environment(settings, app_data_dir, default_app_data_dir, check_bundle=engine_factory is None)
+        self.settings, self.app_data_dir, self.startup_warnings = env.settings, env.app_data_dir, env.warnings
+        self._pending_startup = list(env.warnings)
         self.image_loader = image_loader
         self.engines = EngineProvider(engine_factory)
         self.pool = WorkerPool(self)
@@ -87,6 +90,8 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
             self.restoreState(state)
         if str(self.settings.value("display/invert", "false")).lower() == "true":
             self.set_inverted(True)
+        if self.startup_warnings:
+            self.show_message("warning", " ".join(self.startup_warnings))
 
     # ================================================================== construction
     def _build_ui(self) -> None:
@@ -132,10 +137,14 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self.cancel_button = QtWidgets.QPushButton("Cancel")
         self.cancel_button.hide()
         self.save_label = QtWidgets.QLabel()
+        accelerator = detect_accelerator()  # "CPU" when there is no GPU: the model then runs on the CPU
+        self.device_label = QtWidgets.QLabel(accelerator.kind)
+        self.device_label.setToolTip(accelerator.detail)
         sb.addWidget(self.status_label, 1)
         sb.addPermanentWidget(self.progress)
         sb.addPermanentWidget(self.cancel_button)
         sb.addPermanentWidget(self.save_label)
+        sb.addPermanentWidget(self.device_label)
 
     def _action(self, menu: QtWidgets.QMenu, text: str, slot: Callable, shortcut: Any = None,
                 checkable: bool = False) -> QtGui.QAction:
@@ -195,6 +204,7 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self._action(m, "Previous case", lambda: self.step_case(-1), QtGui.QKeySequence("PgUp"))
         m = mb.addMenu("&Help")
         self._action(m, "Keyboard shortcuts", self.show_shortcuts, QtGui.QKeySequence("F1"))
+        self._action(m, "About llm-viewer…", self.show_about)
         tb = self.addToolBar("Main")
         tb.setObjectName("main-toolbar")
         for a in (self.act_analyze, undo, redo, self.act_export):
@@ -314,6 +324,9 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self._loading = False
         self._busy(False)
         self.banner.hide()
+        if self._pending_startup:  # first-start warnings outlive the first case being opened
+            self.show_message("warning", " ".join(self._pending_startup))
+            self._pending_startup = []
         self.selected = None
         self.doc.set_case(lc.image, lc.case, lc.location.path, image_path=lc.image_path,
                           fallback=lc.location.fallback, presets=lc.presets)
@@ -357,12 +370,14 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         if case_path != self.doc.case_path:  # another case was opened meanwhile
             return
         if outcome.no_model:
-            self.show_message("warning", f"{outcome.no_model}: showing stored landmarks")
+            self.show_message("warning", f"{outcome.no_model}: showing stored landmarks. Place missing landmarks "
+                                         "by hand: select one in the Landmarks list, then click on the image.")
             return
         warnings = self.doc.apply_analysis(outcome.result)
         self.undo_stack.clear()
         r = outcome.result
         msg = f"model {getattr(r, 'model_id', '?')} on {getattr(r, 'device', '?')}"
+        self.device_label.setText(str(getattr(r, "device", "?")).split(":")[0].upper())
         if warnings:
             self.show_message("warning", "Analysis: " + "; ".join(warnings))
         self.status_label.setText(f"analysis finished ({msg})")
@@ -444,6 +459,13 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
 
     def show_shortcuts(self) -> None:
         shortcuts_dialog(self).exec()
+
+    def show_about(self) -> AboutDialog:
+        """Version, model bundle and fingerprint, device, licences and the research-use notice (non-modal)."""
+        dlg = AboutDialog(self, pool=self.pool)
+        dlg.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
+        dlg.show()
+        return dlg
 
     # ================================================================== settings / shutdown
     def _add_recent(self, path: str) -> None:

@@ -1,4 +1,5 @@
-"""Worklist: the cases of a folder (or a training-set store) with their review status, filters, next/previous."""
+"""Worklist: the cases of a folder, a training-set store or a relabel queue (``llm-viewer rank`` JSON) with their
+review status, filters, next/previous."""
 
 from __future__ import annotations
 
@@ -25,6 +26,13 @@ class WorklistEntry:
     name: str
     status: str
     case_path: Path | None
+    score: float | None = None
+    """Relabel queues only: the strategy's score (higher = more informative); the list keeps the queue's order."""
+
+    @property
+    def label(self) -> str:
+        text = f"{self.name}    [{self.status}]"
+        return text if self.score is None else f"{text}  score {self.score:.3g}"
 
 
 def _status_of(case_path: Path | None) -> str:
@@ -50,13 +58,75 @@ def scan_store(root: str | os.PathLike[str]) -> list[WorklistEntry]:
     return sorted(out, key=lambda e: e.name.lower())
 
 
+def is_queue_file(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a relabel queue: a ``.json`` file (not a ``.case.json``) holding a JSON list."""
+    p = Path(path)
+    if not p.is_file() or p.suffix.lower() != ".json" or p.name.endswith(CASE_SUFFIX):
+        return False
+    try:
+        with open(p, "rb") as f:
+            head = f.read(64).lstrip()
+    except OSError:
+        return False
+    return head.startswith(b"[")
+
+
+def scan_queue(path: str | os.PathLike[str], app_data_dir: str | os.PathLike[str]) -> list[WorklistEntry]:
+    """The entries of a relabel queue written by ``llm-viewer rank --out FILE.json``, in the file's order
+    (most informative first).
+
+    Each item needs ``image`` (a path, relative paths taken from the queue's folder) and ``score``; an item
+    with a ``case`` (a store's case file) is opened through it, otherwise through the image's own case file
+    when there is one.
+
+    Raises
+    ------
+    CaseFileError
+        The file is not a JSON list of such objects; the message names the file and the item.
+    """
+    import json
+    import math
+
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CaseFileError(f"{p}: not a readable relabel queue ({exc})") from None
+    if not isinstance(doc, list):
+        raise CaseFileError(f"{p}: a relabel queue must be a JSON list of {{'image', 'score'}} objects")
+    out: list[WorklistEntry] = []
+    for i, item in enumerate(doc):
+        if not isinstance(item, dict) or not isinstance(item.get("image"), str):
+            raise CaseFileError(f"{p}: item {i + 1} has no 'image' path")
+        score = item.get("score")
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+            raise CaseFileError(f"{p}: item {i + 1} ({item['image']}) has no finite 'score'")
+        img = Path(item["image"])
+        img = img if img.is_absolute() else p.parent / img
+        case = item.get("case")
+        case_path = None
+        if isinstance(case, str):
+            case_path = Path(case) if Path(case).is_absolute() else p.parent / case
+        if case_path is not None and case_path.exists():
+            out.append(WorklistEntry(case_path, img.name, _status_of(case_path), case_path, float(score)))
+            continue
+        loc = case_path_for_image(img, app_data_dir)
+        own = loc.path if loc.path.exists() else None
+        status = _status_of(own) if img.exists() else "error"
+        out.append(WorklistEntry(img, img.name, status, own, float(score)))
+    return out
+
+
 def scan_folder(folder: str | os.PathLike[str], app_data_dir: str | os.PathLike[str]) -> list[WorklistEntry]:
     """List the cases of ``folder``: a training-set store, or radiographs and case files (also in its
-    ``images``/``cases`` sub-folders) with their review status.
+    ``images``/``cases`` sub-folders) with their review status. A relabel queue file (:func:`is_queue_file`)
+    is listed by :func:`scan_queue`, in its own order.
 
     A case file is listed under its image's name and opened through the case file; an image without a case
     file is listed as ``new``.
     """
+    if is_queue_file(folder):
+        return scan_queue(folder, app_data_dir)
     root = Path(folder)
     if not root.is_dir():
         raise CaseFileError(f"{root}: not a folder")
@@ -144,7 +214,7 @@ class WorklistWidget(QtWidgets.QWidget):
         current = current or self.current_path()
         self.list.clear()
         for e in self.visible_entries():
-            it = QtWidgets.QListWidgetItem(f"{e.name}    [{e.status}]")
+            it = QtWidgets.QListWidgetItem(e.label)
             it.setData(QtCore.Qt.ItemDataRole.UserRole, str(e.path))
             it.setForeground(QtGui.QColor(STATUS_COLORS.get(e.status, "#dddddd")))
             self.list.addItem(it)
@@ -179,7 +249,7 @@ class WorklistWidget(QtWidgets.QWidget):
         out = []
         for e in self.entries:
             if self._matches(e, targets) and e.status != status:
-                e = WorklistEntry(e.path, e.name, status, e.case_path)
+                e = WorklistEntry(e.path, e.name, status, e.case_path, e.score)
                 changed = True
             out.append(e)
         if changed:

@@ -33,8 +33,10 @@ BUNDLE_JSON = "bundle.json"
 
 
 def default_bundle_path() -> Path:
-    """``resources/models/demo`` of the source tree (the bundled demo model; may not exist yet)."""
-    return Path(__file__).resolve().parents[2] / "resources" / "models" / "demo"
+    """``resources/models/demo``: the bundled demo model (source tree, installed wheel or frozen app)."""
+    from ..resources_path import resource_path
+
+    return resource_path("models", "demo")
 
 
 def _sha256(path: Path) -> str:

@@ -33,6 +33,7 @@ from .crop import (
 )
 from .legs import Detection, assign_legs
 from .models import build_detector, build_landmark_model
+from .refine import Refiner
 
 ProgressFn = Callable[[float, str], None]
 CancelFn = Callable[[], bool]
@@ -134,8 +135,11 @@ class InferenceEngine:
     """Runs a bundle's detector and region models on images. Build with :meth:`from_bundle`."""
 
     def __init__(self, config: BundleConfig, detector: torch.nn.Module, region_models: dict[str, torch.nn.Module],
-                 *, device: str | torch.device = "auto", model_id: str = "untrained", tta: bool = False) -> None:
+                 *, device: str | torch.device = "auto", model_id: str = "untrained", tta: bool = False,
+                 refiner: Refiner | None = None) -> None:
         self.config = config
+        self.refiner = refiner
+        """Second-stage refinement models (``refine.json`` in the bundle), or ``None``."""
         self._device = device if isinstance(device, torch.device) else resolve_device(device)
         self._model_id = model_id
         self.tta = tta
@@ -163,7 +167,8 @@ class InferenceEngine:
             load_state_dict_checked(module, bundle.state_dict(name), name=name, where=f"model bundle {bundle.path}")
             models[name] = module
         detector = models.pop("detector")
-        return cls(cfg, detector, models, device=dev, model_id=bundle.model_id, tta=tta)
+        refiner = Refiner.from_bundle_dir(bundle.path, device=dev)
+        return cls(cfg, detector, models, device=dev, model_id=bundle.model_id, tta=tta, refiner=refiner)
 
     @classmethod
     def from_config(cls, config: BundleConfig, device: str = "auto", *, seed: int = 0, tta: bool = False
@@ -216,7 +221,7 @@ class InferenceEngine:
 
     # ------------------------------------------------------------------ main entry
     def analyze(self, image: np.ndarray, *, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
-                detections: list[Detection] | None = None) -> AnalysisResult:
+                detections: list[Detection] | None = None, refine: bool = True) -> AnalysisResult:
         """Find the landmarks of every leg in ``image``.
 
         Parameters
@@ -230,6 +235,9 @@ class InferenceEngine:
             Polled between stages; when it returns true, :class:`AnalysisCancelled` is raised.
         detections : list of Detection, optional
             Use these ROI boxes (original pixels) instead of running the detector (user-corrected boxes, tests).
+        refine : bool
+            Apply the bundle's refinement stage when it has one (evaluation and active learning turn it off to
+            read the first stage's own output, then refine themselves).
 
         Returns
         -------
@@ -288,6 +296,10 @@ class InferenceEngine:
             timings[region] = time.perf_counter() - t0
             frac += 0.55 / len(REGIONS) * 0.98
             report(frac, f"{region} done")
+        if refine and self.refiner is not None:
+            t0 = time.perf_counter()
+            self.refiner.apply(norm, result, self.config.regions)
+            timings["refine"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_start
         report(1.0, "done")
         return result
