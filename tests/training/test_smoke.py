@@ -29,10 +29,13 @@ def test_every_model_trains_one_step_and_loads_in_the_pipeline(tiny_store, tiny_
     engine = InferenceEngine.from_bundle(out, device="cpu")
     refiner = Refiner.from_bundle_dir(out)
     assert refiner is not None and sorted(refiner.models) == ["ankle", "hip", "knee"]
+    assert engine.refiner is not None and sorted(engine.refiner.models) == ["ankle", "hip", "knee"]
     case = read_store(tiny_store)[0]
     img = load_image(case.image_path)
     dets = [Detection(region, box, 1.0) for (side, region), box in case.rois.items()]
-    result = engine.analyze(img.pixels, detections=dets)
+    result = engine.analyze(img.pixels, detections=dets, refine=False)
+    assert "refine" not in result.timings_s
+    assert "refine" in engine.analyze(img.pixels, detections=dets).timings_s  # the engine refines by default
     assert set(result.legs) == set(case.landmarks)
     for leg in result.legs.values():
         assert sorted(leg.landmarks) == sorted(LANDMARK_IDS) or "diaphysis_center" not in leg.landmarks
