@@ -56,6 +56,7 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
     ready = QtCore.Signal()
     loadFailed = QtCore.Signal(str)
     exported = QtCore.Signal(object)
+    reportWritten = QtCore.Signal(str)
 
     def __init__(self, *, engine_factory: EngineFactory | None = None, settings: QtCore.QSettings | None = None,
                  app_data_dir: str | Path | None = None, image_loader: Callable[[Path], Any] | None = None) -> None:
@@ -200,6 +201,7 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self._action(m, "Use the image's DICOM spacing", self.use_dicom_spacing)
         m = mb.addMenu("&Case")
         self._action(m, "Approve…", lambda: self.approve(), QtGui.QKeySequence("Ctrl+Return"))
+        self._action(m, "Export report (PDF)…", lambda: self.export_report(), QtGui.QKeySequence("Ctrl+P"))
         self._action(m, "Next case", lambda: self.step_case(1), QtGui.QKeySequence("PgDown"))
         self._action(m, "Previous case", lambda: self.step_case(-1), QtGui.QKeySequence("PgUp"))
         m = mb.addMenu("&Help")

@@ -89,7 +89,46 @@ class ReviewMixin:
         worker.signals.finished.connect(lambda: self._busy(False))
         return self.pool.start(worker)
 
+    def export_report(self, out_path: str | Path | None = None) -> Worker | None:
+        """Write the case's PDF report (the same renderer as ``llm-viewer report``) in a worker thread."""
+        if not self.doc.is_open or self.doc.case_path is None:
+            return None
+        if out_path is None:
+            start = Path(str(self.settings.value("report/dir", "") or self.doc.case_path.parent))
+            name = self.doc.case_path.name.replace(".case.json", "") + ".pdf"
+            out_path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export report", str(start / name),
+                                                                "PDF (*.pdf)")
+            if not out_path:
+                return None
+        out_path = Path(out_path)
+        self.settings.setValue("report/dir", str(out_path.parent))
+        self.doc.autosave()  # the report reads the saved case: it shows exactly what is on disk
+        options = {"institution": str(self.settings.value("report/institution", "") or ""),
+                   "logo_path": str(self.settings.value("report/logo", "") or "") or None,
+                   "paper": str(self.settings.value("report/paper", "a4") or "a4")}
+        worker = Worker(write_case_report, self.doc.case_path, out_path, options)
+        worker.signals.result.connect(self._on_report)
+        worker.signals.error.connect(lambda msg: self.show_message("error", f"Report failed: {msg}"))
+        worker.signals.finished.connect(lambda: self._busy(False))
+        return self.pool.start(worker)
+
+    def _on_report(self, info: Any) -> None:
+        self.status_label.setText(f"report written to {info}")
+        self.reportWritten.emit(str(info))
+
     def _on_exported(self, info: Any) -> None:
         self.status_label.setText(f"exported to the training set: {info}")
         self.exported.emit(info)
 
+
+def write_case_report(case_path: Path, out_path: Path, options: dict[str, Any], *, progress=None,
+                      cancel=None) -> Path:
+    """Worker body: build and render the PDF report of a saved case (no Qt)."""
+    if progress is not None:
+        progress(0.1, "writing the report")
+    from ..report.model import build_case_report
+    from ..report.pdf import ReportOptions, render_case_pdf
+
+    report = build_case_report(case_path)
+    render_case_pdf(report, out_path, ReportOptions(**options))
+    return out_path

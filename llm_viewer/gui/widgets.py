@@ -27,6 +27,7 @@ SHORTCUTS: list[tuple[str, str]] = [
     ("4 / 5 / 6", "Zoom to the left hip / knee / ankle"),
     ("I", "Invert the display"),
     ("Ctrl+Return", "Approve the case"),
+    ("Ctrl+P", "Export the PDF report of the case"),
     ("Page Down / Page Up", "Next / previous case in the worklist"),
     ("Ctrl+E", "Export the case to the training set"),
     ("F1", "This list"),

@@ -146,3 +146,22 @@ def test_gui_command_screenshot(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "llm_viewer.cli", "gui", str(tmp_path / "nope.dcm")],
                          capture_output=True, text=True, timeout=60, env=env)
     assert bad.returncode == 2 and "no such file" in bad.stderr and "Traceback" not in bad.stderr
+
+
+@needs_imageio
+def test_export_report_action_writes_the_pdf_of_the_reviewed_case(qtbot, make_window, tmp_path):
+    from pypdf import PdfReader
+
+    img = write_identified_dicom(tmp_path / "patient.dcm")
+    win = make_window(loader=None)
+    open_and_wait(qtbot, win, img)
+    k = win.doc.point("right", "knee_center")
+    win.commit_move("right", "knee_center", k.x + 4.0, k.y - 3.0)
+    hka = win.panel.value("right", "hka_deg")
+    out = tmp_path / "report.pdf"
+    with qtbot.waitSignal(win.reportWritten, timeout=30000):
+        win.export_report(out)
+    text = "".join(page.extract_text() for page in PdfReader(str(out)).pages)
+    assert f"{hka:.1f}°" in text  # the value the panel shows after the correction
+    assert "Doe Jane" in text and "PID-998877" in text  # a clinical report names the patient
+    assert "corrected by hand (1)" in text
