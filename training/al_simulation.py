@@ -184,16 +184,18 @@ def evaluate(model, pool: Pool, cfg, image_ids: list[str]) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------------------------ training
-def train_steps(model, pool: Pool, cfg, image_ids: list[str], steps: int, lr: float, seed: int) -> None:
+def train_steps(model, pool: Pool, cfg, image_ids: list[str], steps: int, lr: float, seed: int,
+                schedule: str = "cosine") -> None:
     """``steps`` Adam batches (16 crops, the trainer's augmentation) on the legs of ``image_ids``, the learning
-    rate decaying from ``lr`` to ``lr/50`` (cosine)."""
+    rate decaying from ``lr`` to ``lr/50`` (``schedule="cosine"``) or constant (``"constant"``)."""
     preset = get_preset("lite")
     rows = [r for cid in image_ids for r in pool.legs[cid]]
     ds = RegionDataset(pool.arrays, rows, cfg, preset.augment, train=True, seed=seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     # cosine decay to lr/50 over the round: the model is evaluated at a settled point, not mid-flight
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda i: 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(i, steps) / max(1, steps))))
+        opt, lambda i: 1.0 if schedule == "constant" else
+        0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(i, steps) / max(1, steps))))
     step_hook = opt.register_step_post_hook(lambda *_: sched.step())
     done, epoch = 0, 0
     while done < steps:
@@ -220,7 +222,7 @@ def run_simulation(args, log=print) -> dict:
         torch.manual_seed(seed)
         model0 = build_landmark_model(cfg)
         t0 = time.monotonic()
-        train_steps(model0, pool, cfg, labelled0, args.init_steps, args.lr, seed)
+        train_steps(model0, pool, cfg, labelled0, args.init_steps, args.lr, seed, args.schedule)
         m0 = evaluate(model0, pool, cfg, held_out)
         log(f"seed {seed}: round 0 ({len(labelled0)} images) {m0} [{time.monotonic() - t0:.0f}s]")
         for name in args.strategies:
@@ -241,7 +243,7 @@ def run_simulation(args, log=print) -> dict:
                 picked = sorted(unl, key=lambda c: (-scores[c], c))[: args.step]
                 labelled += picked
                 train_steps(model, pool, cfg, labelled, args.finetune_steps, args.lr * args.finetune_lr_factor,
-                            seed * 100 + rnd)
+                            seed * 100 + rnd, args.schedule)
                 m = evaluate(model, pool, cfg, held_out)
                 curve.append({"n_labelled": len(labelled), **m})
                 log(f"seed {seed} {name} round {rnd}: {len(labelled)} labelled, error {m['error_mm']:.2f} mm, "
@@ -407,6 +409,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--finetune-steps", type=int, default=120, help="batches per round")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--finetune-lr-factor", type=float, default=0.5)
+    p.add_argument("--schedule", default="cosine", choices=("cosine", "constant"),
+                   help="learning rate within each round (protocol A of docs/ACTIVE_LEARNING.md: constant)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--spearman-data", default=None, metavar="STORE",
                    help="instead of the simulation: Spearman of every strategy's score vs the true error of the "

@@ -20,7 +20,7 @@ from .review import ReviewMixin
 from .undo import PointEdit
 from .widgets import DisplayControls, LandmarkList, MessageBar, OverlayToggles, shortcuts_dialog
 from .worker import Worker, WorkerPool
-from .worklist import WorklistWidget, scan_folder
+from .worklist import WorklistWidget, is_queue_file, scan_folder
 
 MAX_RECENT = 10
 LANDMARK_ORDER = [(s, lm) for s in SIDES for lm in LANDMARK_IDS]
@@ -264,7 +264,8 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
     def _ask_open(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(
             self, "Open a radiograph or case", str(self.settings.value("dialog/dir", "")),
-            "Radiographs and cases (*.dcm *.dicom *.png *.jpg *.jpeg *.tif *.tiff *.case.json);;All files (*)")
+            "Radiographs, cases and relabel queues (*.dcm *.dicom *.png *.jpg *.jpeg *.tif *.tiff *.case.json "
+            "*.json);;All files (*)")
         if path:
             self.settings.setValue("dialog/dir", str(Path(path).parent))
             self.open_path(path)
@@ -297,7 +298,7 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         ``analyze``: run the model after loading (``None``: only when the case has no landmarks yet).
         """
         p = Path(path)
-        if p.is_dir():
+        if p.is_dir() or is_queue_file(p):  # a folder, a store or an active-learning relabel queue
             self.open_folder(p)
             return None
         self._load_token += 1

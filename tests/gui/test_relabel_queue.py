@@ -94,7 +94,7 @@ def test_main_window_serves_the_queue_most_informative_first(qtbot, make_window,
                               {"image": paths[1], "score": 1.0}])
     win = make_window()
     with qtbot.waitSignal(win.ready, timeout=20000):
-        win.open_folder(queue)
+        win.open_path(queue)  # File > Open and `llm-viewer gui queue.json` go through open_path
     assert [e.name for e in win.worklist.entries] == ["c.png", "a.png", "b.png"]
     assert win.doc.image_path.name == "c.png"  # the most informative case opens first
     with qtbot.waitSignal(win.ready, timeout=20000):

@@ -91,3 +91,16 @@ def test_simulation_report_helpers(tmp_path):
     assert sorted(merged["curves"]["random"]) == ["0", "1"]
     al_simulation.write_outputs(results, tmp_path)
     assert (tmp_path / "learning_curves.png").stat().st_size > 1000
+
+
+def test_simulation_runs_one_tiny_round_per_strategy(tiny_store, tmp_path):
+    args = al_simulation.get_args_parser().parse_args(
+        ["--pool", str(tiny_store), "--out", str(tmp_path / "sim"), "--cache-dir", str(tmp_path / "cache"),
+         "--eval", "1", "--init", "1", "--step", "1", "--rounds", "1", "--init-steps", "1", "--finetune-steps", "1"])
+    args.strategies, args.seeds = ["random", "combined"], [0]
+    res = al_simulation.run_simulation(args, log=lambda m: None)
+    for name in ("random", "combined"):
+        curve = res["curves"][name]["0"]
+        assert [p["n_labelled"] for p in curve] == [1, 2]
+        assert all(np.isfinite(p["error_mm"]) and np.isfinite(p["hka_mae_deg"]) for p in curve)
+    assert json.loads((tmp_path / "sim" / "simulation.json").read_text())["curves"].keys() == {"random", "combined"}
