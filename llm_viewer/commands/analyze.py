@@ -16,8 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-IMAGE_SUFFIXES = (".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -40,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def collect_images(paths: list[str]) -> tuple[list[Path], list[str]]:
     """Expand files and folders into image files (sorted per folder); return them and error messages."""
+    from ..core.imageio_types import IMAGE_SUFFIXES
+
     files: list[Path] = []
     errors: list[str] = []
     for raw in paths:

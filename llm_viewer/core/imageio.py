@@ -25,6 +25,7 @@ from .imageio_deid import deidentify_dataset, remap_uid, strip_identity, write_d
 from .imageio_dicom import DicomSpacing, image_from_dataset, load_error, metadata_from_dataset, spacing_from_dataset
 from .imageio_dicom import read_dicom as _read_dicom
 from .imageio_types import (
+    IMAGE_SUFFIXES,
     SPACING_UNKNOWN,
     DisplayWindow,
     ImageLoadError,
@@ -34,6 +35,7 @@ from .imageio_types import (
 )
 
 __all__ = [
+    "IMAGE_SUFFIXES",
     "IMAGE_FORMATS",
     "SPACING_UNKNOWN",
     "DicomSpacing",

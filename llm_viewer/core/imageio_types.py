@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+IMAGE_SUFFIXES: tuple[str, ...] = (".dcm", ".dicom", ".dic", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
+"""File name endings treated as radiographs when a folder is searched (loading sniffs the bytes instead)."""
+
 SPACING_UNKNOWN = "unknown"
 """``spacing_source`` of an image whose physical pixel size is not known."""
 

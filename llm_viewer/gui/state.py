@@ -20,9 +20,6 @@ from ..core.landmarks import LANDMARK_IDS, SIDES, Point
 from ..core.measurement import MeasurementError, measure_landmarks
 from ..core.metrics import LegMetrics, leg_length_discrepancy_mm
 
-IMAGE_SUFFIXES: tuple[str, ...] = (".dcm", ".dicom", ".dic", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
-"""File name endings the worklist treats as radiographs."""
-
 
 @dataclass(frozen=True)
 class LegState:

@@ -12,7 +12,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core.atomic import TEMP_PREFIX
 from ..core.casefile import CASE_SUFFIX, REVIEW_STATUSES, CaseFileError, read_json_document
-from .state import IMAGE_SUFFIXES, case_path_for_image
+from ..core.imageio_types import IMAGE_SUFFIXES
+from .state import case_path_for_image
 
 STATUS_COLORS = {"new": "#9a9a9a", "predicted": "#35c8ff", "corrected": "#ffb020", "approved": "#50d050",
                  "error": "#ff5050"}

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ...core.imageio_types import IMAGE_SUFFIXES
 from .strategies import RankedImage, Strategy, breakdown, rank_scores
 from .tta import UncertaintyAnalyzer
 
@@ -28,7 +29,6 @@ class RankOutcome:
     skipped: list[str]
 
 
-IMAGE_SUFFIXES = (".dcm", ".dicom", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
 def collect_pool(paths: Sequence[str]) -> tuple[list[PoolItem], list[str]]:
