@@ -92,14 +92,21 @@ class RegionDataset(_Seeded):
 class RefineDataset(_Seeded):
     """Refinement patches centred on a perturbed landmark (imitating first-stage error): ``(x, index, mask, xy)``.
 
-    The offset is Gaussian with σ = 0.15 of the patch side, clipped to ±0.35; the patch side varies ±10 %
-    (the ROI box it derives from is a detection) and turns ±5°.
+    The offset is Gaussian with σ = ``offset_sd`` of the patch side, clipped to ±``offset_max`` (at most 0.5:
+    the cached patch is twice the side); the patch side varies ±10 % (the ROI box it derives from is a
+    detection) and turns ±5°. Offsets as large as the first stage's real errors matter: a model that only saw
+    its landmark near the centre fires on whatever look-alike sits at the centre (the lateral femoral condyle
+    for the lateral tibial plateau).
     """
 
     def __init__(self, arrays: dict[str, np.ndarray], indices, cfg: RefineConfig, aug: AugmentConfig, *,
-                 train: bool, seed: int = 0) -> None:
+                 train: bool, seed: int = 0, offset_sd: float = 0.15, offset_max: float = 0.35) -> None:
         super().__init__(seed, train)
         self.a, self.idx, self.cfg, self.aug = arrays, np.asarray(indices, dtype=np.int64), cfg, aug
+        if not 0.0 <= offset_max <= 0.5 or offset_sd < 0.0:
+            raise ValueError(f"refine offsets must satisfy 0 <= offset_max <= 0.5 and offset_sd >= 0, "
+                             f"got {offset_sd}, {offset_max}")
+        self.offset_sd, self.offset_max = offset_sd, offset_max
 
     def __len__(self) -> int:
         return len(self.idx)
@@ -109,7 +116,7 @@ class RefineDataset(_Seeded):
         rng = self.rng(i)
         p = self.cfg.input_size_px  # the cached patch is 2p px for twice the patch side: 1 cache px = 1 patch px
         point = self.a["points"][row].astype(np.float64)
-        off = np.clip(rng.normal(0.0, 0.15 * p, size=2), -0.35 * p, 0.35 * p)
+        off = np.clip(rng.normal(0.0, self.offset_sd * p, size=2), -self.offset_max * p, self.offset_max * p)
         side = p * (1 + rng.uniform(-0.1, 0.1))
         c = point + off
         m = crop_affine(Box(c[0] - side / 2, c[1] - side / 2, c[0] + side / 2, c[1] + side / 2), p)

@@ -62,6 +62,8 @@ class TrainPreset:
     samples_per_leg: int = 1  # random crops drawn per leg per epoch
     detector_batch_size_per_image: int = 512  # Faster R-CNN ROI sampler (torchvision default 512)
     detector_rpn_post_nms_train: int = 2000
+    refine_offset_sd: float = 0.15  # patch centre offset from the landmark in training, fraction of the side
+    refine_offset_max: float = 0.35  # (clip; ≤ 0.5, the cached patch is twice the side)
 
     def stage(self, part: str) -> StageConfig:
         if part == "detector":
@@ -82,7 +84,8 @@ class TrainPreset:
                 "refine": {r: c.to_dict() for r, c in self.refine.items()}, "augment": asdict(self.augment),
                 "alpha": self.alpha, "samples_per_leg": self.samples_per_leg,
                 "detector_batch_size_per_image": self.detector_batch_size_per_image,
-                "detector_rpn_post_nms_train": self.detector_rpn_post_nms_train}
+                "detector_rpn_post_nms_train": self.detector_rpn_post_nms_train,
+                "refine_offset_sd": self.refine_offset_sd, "refine_offset_max": self.refine_offset_max}
 
 
 def paper_preset() -> TrainPreset:
@@ -101,7 +104,8 @@ def paper_preset() -> TrainPreset:
 
 def lite_preset() -> TrainPreset:
     """CPU preset: MobileNetV3-FPN detector at 256×768, narrow VGG-11 SGR at 96 px (diaphysis 128 px),
-    refinement U-Nets: knee and ankle 64 px over a fifth of the ROI crop (≈ 0.4 mm/px), hip 96 px over half."""
+    refinement U-Nets: knee and ankle 96 px over 0.35 of the ROI crop (≈ 0.45 mm/px), hip 96 px over half,
+    trained on patches offset by up to 0.45 of their side (the first stage is off by up to ~14 mm)."""
     regions = {r: default_region_config(r, depth=11, base_width=8, input_size_px=128 if r == "diaphysis" else 96,
                                         in_channels=1, regressor_hidden=256, margin=0.1, mask_radius_px=4.0)
                for r in REGIONS}
@@ -121,13 +125,15 @@ def lite_preset() -> TrainPreset:
         refine_stage=StageConfig(epochs=4, batch_size=32, lr=2e-3, cosine=True),
         refine={"hip": default_refine_config("hip", input_size_px=96, patch_fraction=0.5, mask_radius_px=6.0,
                                              base_width=8, min_peak=0.15),
-                "knee": default_refine_config("knee", input_size_px=64, patch_fraction=0.2, mask_radius_px=6.0,
+                "knee": default_refine_config("knee", input_size_px=96, patch_fraction=0.35, mask_radius_px=6.0,
                                               base_width=8, min_peak=0.15),
-                "ankle": default_refine_config("ankle", input_size_px=64, patch_fraction=0.2, mask_radius_px=6.0,
+                "ankle": default_refine_config("ankle", input_size_px=96, patch_fraction=0.35, mask_radius_px=6.0,
                                                base_width=8, min_peak=0.15)},
         augment=AugmentConfig(rotation_deg=5.0, translation=0.0, scale=0.05, box_shift=0.15, box_scale=0.2),
         detector_batch_size_per_image=64,
         detector_rpn_post_nms_train=300,
+        refine_offset_sd=0.2,
+        refine_offset_max=0.45,
     )
 
 

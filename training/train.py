@@ -59,6 +59,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--init-from", default=None,
                    help="bundle to fine-tune: its architecture and weights are the starting point, and parts "
                         "without training data (e.g. the diaphysis when the store has no masks) keep its weights")
+    p.add_argument("--refine-from-preset", action="store_true",
+                   help="with --init-from: the refinement parts named in --parts take the preset's patch size and "
+                        "scale (their weights still start from the bundle's); without it they keep the bundle's")
     p.add_argument("--cache-dir", default=None, help="where the preprocessed cache goes (default MODELDIR/cache)")
     p.add_argument("--workers", type=int, default=1, help="processes that build the cache")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default cpu)")
@@ -143,7 +146,9 @@ def make_datasets(preset: TrainPreset, part: str, cache: Path, train_splits: set
         region = part[len("refine_"):]
         a = load_npz(cache / f"refine_{region}.npz")
         make = lambda idx, train: datasets.RefineDataset(a, idx, preset.refine[region], preset.augment,  # noqa: E731
-                                                         train=train, seed=seed)
+                                                         train=train, seed=seed,
+                                                         offset_sd=preset.refine_offset_sd,
+                                                         offset_max=preset.refine_offset_max)
     else:
         a = load_npz(cache / f"region_{part}.npz")
         cfg = preset.bundle.regions[part]
@@ -250,8 +255,13 @@ def init_weights(bundle_dir: str, part: str) -> dict[str, torch.Tensor] | None:
     return load_bundle(bundle_dir).state_dict(part)
 
 
-def preset_from_bundle(preset: TrainPreset, bundle_dir: str) -> TrainPreset:
-    """The preset with the architecture (detector, regions, refinement) of an existing bundle."""
+def preset_from_bundle(preset: TrainPreset, bundle_dir: str, *, keep_preset_refine: tuple[str, ...] = ()
+                       ) -> TrainPreset:
+    """The preset with the architecture (detector, regions, refinement) of an existing bundle.
+
+    Refinement regions named in ``keep_preset_refine`` keep the preset's config (a change of patch size or
+    scale; the U-Net's weights do not depend on either).
+    """
     from llm_viewer.pipeline.bundle import load_bundle
     from llm_viewer.pipeline.refine import REFINE_JSON, RefineConfig
 
@@ -261,6 +271,9 @@ def preset_from_bundle(preset: TrainPreset, bundle_dir: str) -> TrainPreset:
     if doc_path.is_file():
         for r, e in json.loads(doc_path.read_text(encoding="utf-8"))["regions"].items():
             refine[r] = RefineConfig.from_dict({k: v for k, v in e.items() if k not in ("file", "sha256")})
+    for r in keep_preset_refine:
+        if r in preset.refine:
+            refine[r] = preset.refine[r]
     return dataclasses.replace(preset, bundle=dataclasses.replace(preset.bundle, detector=cfg.detector,
                                                                   regions=cfg.regions, intensity=cfg.intensity),
                                refine=refine)
@@ -331,7 +344,11 @@ def main(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     preset = get_preset(args.preset, landmark_method=args.method)
     if args.init_from:
-        preset = preset_from_bundle(preset, args.init_from)
+        named = ([f"refine_{r}" for r in preset.refine] if args.parts == "all"
+                 else [p.strip() for p in args.parts.split(",")]) if args.refine_from_preset else []
+        preset = preset_from_bundle(preset, args.init_from,
+                                    keep_preset_refine=tuple(p[len("refine_"):] for p in named
+                                                             if p.startswith("refine_")))
     if args.no_refine:
         preset = dataclasses.replace(preset, refine={})
     parts = preset.parts() if args.parts == "all" else tuple(p.strip() for p in args.parts.split(",") if p.strip())

@@ -82,6 +82,7 @@ class DetectorConfig:
     input_width_px: int = 512
     input_height_px: int = 1536
     score_threshold: float = 0.5
+    nms_threshold: float = 0.5  # per-class box suppression IoU (torchvision's default); legs.dedupe uses it too
     rpn_pre_nms_top_n: int = 300
     rpn_post_nms_top_n: int = 150
     detections_per_img: int = 40
@@ -97,6 +98,7 @@ class DetectorConfig:
         for key in ("input_width_px", "input_height_px"):
             kw[key] = _num(_require(raw, key, where), f"{where}.{key}", lo=32, hi=16384, integer=True)
         kw["score_threshold"] = _num(raw.get("score_threshold", 0.5), f"{where}.score_threshold", lo=0, hi=1)
+        kw["nms_threshold"] = _num(raw.get("nms_threshold", 0.5), f"{where}.nms_threshold", lo=0.05, hi=1)
         for key in ("rpn_pre_nms_top_n", "rpn_post_nms_top_n", "detections_per_img"):
             if key in raw:
                 kw[key] = _num(raw[key], f"{where}.{key}", lo=1, hi=100000, integer=True)

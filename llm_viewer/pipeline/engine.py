@@ -272,7 +272,8 @@ class InferenceEngine:
         report(0.40, "assigning regions to legs")
 
         t0 = time.perf_counter()
-        assignment = assign_legs(dets, image_norm=lb.pixels, matrix=lb.matrix, image_width_px=norm.shape[1])
+        assignment = assign_legs(dets, image_norm=lb.pixels, matrix=lb.matrix, image_width_px=norm.shape[1],
+                                 duplicate_iou=dcfg.nms_threshold)
         warnings.extend(assignment.warnings)
         timings["assign"] = time.perf_counter() - t0
         assigned = set()

@@ -2,18 +2,26 @@
 
 The authors' code took the first two boxes of each class and failed when one was missing. Here:
 
-1. **Duplicates**: within a class, boxes overlapping an already kept, higher-scoring box (IoU > 0.5) are dropped.
+1. **Duplicates**: within a class, boxes overlapping an already kept, higher-scoring box (IoU above the
+   detector's NMS threshold, 0.5 by default) are dropped.
 2. **How many legs, and the midline**: a region with two boxes side by side (horizontal overlap below 30 %
    of the narrower box) is evidence of two legs; the body midline is the median of the midpoints between
    the best such pair of each region. Without any pair, the box centres are split at their largest
    horizontal gap if that gap exceeds the median box width (two legs, partial detections); otherwise the
    image holds one leg.
-3. **Side**: with two legs, a box left of the midline belongs to the right leg (standard AP display). A box
-   whose centre lies within a quarter of its width of the midline (e.g. one box over both ankles) cannot
-   be assigned and is dropped with a warning.
-4. **Chain**: per leg, one box per region is chosen to maximise the summed score subject to anatomy:
-   hip, diaphysis, knee, ankle centres strictly top to bottom, and consecutive boxes horizontally
-   continuous (centres closer than 1.5 × the wider box). Regions left without a box are reported missing.
+3. **Side**: with two legs, a box well left of the midline can only belong to the right leg (standard AP
+   display) and one well right of it only to the left leg. Boxes whose centre lies within a quarter of their
+   width of the midline are candidates for both legs: in a narrow stance or with varus knees the ankles
+   (or knees) nearly touch, the true boxes of the two legs overlap and one of them may even lie across the
+   midline.
+4. **Chains, jointly**: one box per region and leg is chosen to maximise the summed score of both legs
+   subject to anatomy: per leg hip, diaphysis, knee, ankle centres strictly top to bottom and consecutive
+   boxes horizontally continuous (centres closer than 1.5 × the wider box); between the legs no box used
+   twice and, region by region, the right leg's box left of the left leg's. A box centred on the midline
+   (within a tenth of its width, typically one box over both ankles) is used only when the other leg has
+   its own box in that region, so that the two can be told apart; otherwise it is dropped with a warning
+   rather than giving one leg landmarks that may belong to the other. Regions left without a box are
+   reported missing.
 5. **Side of a single leg** (:func:`infer_single_leg_side`): the femoral neck points medially, so the hip
    box centre lies medial to the diaphysis box centre; and the pelvis lies medial to the hip, so the strip
    beside the hip box on the medial side is brighter (bone) than the lateral one (soft tissue/air). The two
@@ -32,6 +40,8 @@ from ..core.landmarks import REGIONS, SIDES
 from .crop import Box, apply_affine_box
 
 _MAX_CANDIDATES = 3
+_AMBIGUOUS_BAND = 0.25  # |cx - midline| below this × width: either leg
+_MIDLINE_BAND = 0.1  # below this × width: only with a partner box in the other leg
 
 
 @dataclass(frozen=True)
@@ -112,19 +122,74 @@ def _consistent(chain: list[Detection]) -> bool:
 
 def best_chain(dets: list[Detection]) -> dict[str, Detection]:
     """Pick at most one box per region maximising the summed score under the anatomical order."""
+    chains = _chains(dets)
+    return chains[0][1] if chains else {}
+
+
+def _on_midline(d: Detection, mid: float) -> bool:
+    return abs(d.box.cx - mid) < _MIDLINE_BAND * d.box.width and d.box.x0 < mid < d.box.x1
+
+
+def _side_possible(d: Detection, mid: float, side: str) -> bool:
+    band = _AMBIGUOUS_BAND * d.box.width
+    return d.box.cx < mid + band if side == "right" else d.box.cx > mid - band
+
+
+def _chains(dets: list[Detection]) -> list[tuple[float, dict[str, Detection]]]:
+    """Every anatomically consistent chain (top candidates per region), best summed score first."""
     options = []
     for region in REGIONS:
         cands = sorted((d for d in dets if d.region == region), key=lambda d: -d.score)[:_MAX_CANDIDATES]
         options.append([None, *cands])
-    best: tuple[float, dict[str, Detection]] = (-1.0, {})
+    out = []
     for combo in itertools.product(*options):
         chain = [d for d in combo if d is not None]
-        if not _consistent(chain):
-            continue
-        score = sum(d.score for d in chain)
-        if score > best[0]:
-            best = (score, {d.region: d for d in chain})
-    return best[1]
+        if _consistent(chain):
+            out.append((sum(d.score for d in chain), {d.region: d for d in chain}))
+    out.sort(key=lambda t: -t[0])
+    return out
+
+
+def _compatible(right: dict[str, Detection], left: dict[str, Detection], mid: float) -> bool:
+    for region, r in right.items():
+        lb = left.get(region)
+        if lb is not None and (lb is r or not r.box.cx < lb.box.cx):
+            return False
+        if lb is None and _on_midline(r, mid):
+            return False
+    for region, lb in left.items():
+        if region not in right and _on_midline(lb, mid):
+            return False
+    return True
+
+
+def joint_chains(right: list[Detection], left: list[Detection], mid: float) -> dict[str, dict[str, Detection]]:
+    """Choose the chains of both legs together (rule 4 of the module docstring).
+
+    Parameters
+    ----------
+    right, left : list of Detection
+        Candidate boxes of each leg (a box near the midline may be in both lists).
+    mid : float
+        Body midline, x in original pixels.
+
+    Returns
+    -------
+    dict
+        ``{"right": chain, "left": chain}``; a chain maps region -> detection and may be empty.
+    """
+    rc, lc = _chains(right), _chains(left)
+    best: tuple[float, dict[str, Detection], dict[str, Detection]] = (-1.0, {}, {})
+    for rs, r in rc:
+        if rs + (lc[0][0] if lc else 0.0) <= best[0]:
+            break
+        for ls, lch in lc:
+            if rs + ls <= best[0]:
+                break
+            if _compatible(r, lch, mid):
+                best = (rs + ls, r, lch)
+                break
+    return {"right": best[1], "left": best[2]}
 
 
 def infer_single_leg_side(chain: dict[str, Detection], image_norm: np.ndarray | None = None,
@@ -182,7 +247,8 @@ def infer_single_leg_side(chain: dict[str, Detection], image_norm: np.ndarray | 
 
 
 def assign_legs(detections: list[Detection], *, image_norm: np.ndarray | None = None,
-                matrix: np.ndarray | None = None, image_width_px: float | None = None) -> LegAssignment:
+                matrix: np.ndarray | None = None, image_width_px: float | None = None,
+                duplicate_iou: float = 0.5) -> LegAssignment:
     """Assign boxes to legs (see the module docstring for the rule).
 
     Parameters
@@ -191,13 +257,16 @@ def assign_legs(detections: list[Detection], *, image_norm: np.ndarray | None = 
         Boxes in original pixels (already score-thresholded).
     image_norm, matrix, image_width_px
         Optional image evidence for the side of a single leg (see :func:`infer_single_leg_side`).
+    duplicate_iou : float
+        Boxes of one class overlapping a better one by more than this are duplicates (the detector's NMS
+        threshold: in a narrow stance the true boxes of the two ankles overlap by IoU 0.5–0.7).
 
     Returns
     -------
     LegAssignment
     """
     out = LegAssignment()
-    dets = dedupe(detections)
+    dets = dedupe(detections, duplicate_iou)
     if not dets:
         out.warnings.append("no hip, diaphysis, knee or ankle region was detected: is this a full-leg radiograph?")
         return out
@@ -211,23 +280,25 @@ def assign_legs(detections: list[Detection], *, image_norm: np.ndarray | None = 
         out.legs[side] = chain
         groups = {side: dets}
     else:
-        groups = {"right": [], "left": []}
+        groups = {side: [d for d in dets if _side_possible(d, mid, side)] for side in SIDES}
+        chains = joint_chains(groups["right"], groups["left"], mid)
+        used = {id(d) for chain in chains.values() for d in chain.values()}
         for d in dets:
-            if abs(d.box.cx - mid) < 0.25 * d.box.width and d.box.x0 < mid < d.box.x1:
+            if id(d) not in used and _on_midline(d, mid):
                 out.warnings.append(
-                    f"a {d.region} box spans the midline (x {d.box.x0:.0f}-{d.box.x1:.0f}) and was not assigned to a leg"
+                    f"a {d.region} box spans the midline (x {d.box.x0:.0f}-{d.box.x1:.0f}) and could not be "
+                    "assigned to either leg"
                 )
-                continue
-            groups["right" if d.box.cx < mid else "left"].append(d)
         for side in SIDES:
-            if groups[side]:
-                out.legs[side] = best_chain(groups[side])
+            if chains.get(side):
+                out.legs[side] = chains[side]
         if not out.legs:
             out.warnings.append("no region could be assigned to a leg")
     for side, chain in out.legs.items():
         missing = [r for r in REGIONS if r not in chain]
         out.missing[side] = missing
-        unused = [d for d in groups[side] if d.region in missing]
+        used = {id(d) for chain in out.legs.values() for d in chain.values()}
+        unused = [d for d in groups[side] if d.region in missing and id(d) not in used]
         for r in missing:
             if any(d.region == r for d in unused):
                 out.warnings.append(f"{side} leg: {r} box(es) discarded as out of anatomical order")

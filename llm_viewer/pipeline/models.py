@@ -235,6 +235,7 @@ def build_detector(cfg: DetectorConfig) -> nn.Module:
         min_size=min(cfg.input_width_px, cfg.input_height_px),
         max_size=max(cfg.input_width_px, cfg.input_height_px),
         box_score_thresh=cfg.score_threshold,
+        box_nms_thresh=cfg.nms_threshold,
         rpn_pre_nms_top_n_test=cfg.rpn_pre_nms_top_n,
         rpn_post_nms_top_n_test=cfg.rpn_post_nms_top_n,
         box_detections_per_img=cfg.detections_per_img,

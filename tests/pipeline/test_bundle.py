@@ -51,6 +51,7 @@ def test_config_that_does_not_fit_the_weights_is_a_clear_error(tiny_engine, tmp_
     (lambda d: d["regions"]["hip"].update(method="magic"), "method 'magic' is not valid"),
     (lambda d: d["regions"]["knee"].update(landmark_ids=["femoral_head"]), "do not match the knee landmarks"),
     (lambda d: d["detector"].update(arch="yolo"), "arch 'yolo' is not supported"),
+    (lambda d: d["detector"].update(nms_threshold=1.5), "nms_threshold"),
     (lambda d: d.update(extra=1), "unknown key"),
     (lambda d: d["files"]["hip"].update(file="hip.pt"), "pickled checkpoints are never loaded"),
 ])

@@ -53,6 +53,40 @@ def test_box_across_the_midline_is_not_assigned():
     assert any("spans the midline" in w for w in a.warnings)
 
 
+def test_narrow_stance_ankles_whose_boxes_overlap_and_cross_the_midline_are_both_assigned():
+    # Varus knees, feet together (as in held-out synth-2-000006): the right ankle box lies across the midline
+    # the hips and knees define, and overlaps the left ankle box by 60 %.
+    dets = leg_boxes(80, regions=REGIONS[:3], half_w=40) + leg_boxes(220, regions=REGIONS[:3], half_w=40)
+    right_ankle = Detection("ankle", Box(112, 440, 192, 540), 0.78)  # centre 152, midline 150
+    left_ankle = Detection("ankle", Box(145, 440, 225, 540), 0.50)
+    a = assign_legs([*dets, left_ankle, right_ankle])
+    assert a.legs["right"]["ankle"] is right_ankle and a.legs["left"]["ankle"] is left_ankle
+    assert a.missing == {"right": [], "left": []} and not any("midline" in w for w in a.warnings)
+
+
+def test_each_box_is_used_once_and_the_right_leg_stays_image_left():
+    dets = leg_boxes(80, regions=REGIONS[:3]) + leg_boxes(220, regions=REGIONS[:3])
+    only = Detection("ankle", Box(100, 440, 180, 540), 0.9)  # one box, nearer the right leg, not centred
+    a = assign_legs([*dets, only])
+    assert a.legs["right"]["ankle"] is only and "ankle" in a.missing["left"]
+    # two candidates for both legs in the wrong order for a higher summed score are not taken
+    a = assign_legs([*dets, Detection("ankle", Box(95, 440, 175, 540), 0.6),
+                     Detection("ankle", Box(125, 440, 205, 540), 0.9)])
+    r, lft = a.legs["right"].get("ankle"), a.legs["left"].get("ankle")
+    assert r is not None and lft is not None and r.box.cx < lft.box.cx
+
+
+def test_midline_box_is_used_when_the_other_leg_has_its_own_box():
+    dets = leg_boxes(80, regions=REGIONS[:3]) + leg_boxes(220, regions=REGIONS[:3])
+    centred = Detection("ankle", Box(110, 440, 190, 540), 0.9)  # centre exactly on the midline (150)
+    partner = Detection("ankle", Box(190, 440, 270, 540), 0.8)
+    a = assign_legs([*dets, centred, partner])
+    assert a.legs["right"]["ankle"] is centred and a.legs["left"]["ankle"] is partner
+    a = assign_legs([*dets, centred])  # alone it could be either ankle (or both): dropped, reported
+    assert "ankle" in a.missing["right"] and "ankle" in a.missing["left"]
+    assert any("spans the midline" in w for w in a.warnings)
+
+
 def test_two_legs_without_pairs_split_at_the_largest_gap():
     dets = leg_boxes(80, regions=("hip", "diaphysis")) + leg_boxes(400, regions=("knee", "ankle"))
     a = assign_legs(dets)

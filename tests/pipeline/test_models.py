@@ -78,6 +78,10 @@ def test_detector_builds_both_archs_and_returns_boxes():
     assert set(out) == {"boxes", "labels", "scores"}
     assert det.roi_heads.box_predictor.cls_score.out_features == 5
     assert det.transform.min_size == (64,) and det.transform.max_size == 192
+    assert det.roi_heads.nms_thresh == 0.5  # torchvision's default unless the bundle says otherwise
+    det = build_detector(DetectorConfig(arch="mobilenet_v3_fpn", input_width_px=64, input_height_px=192,
+                                        nms_threshold=0.7))
+    assert det.roi_heads.nms_thresh == 0.7
 
 
 def test_paper_and_lite_configs_are_valid_round_trips():

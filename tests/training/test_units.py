@@ -105,3 +105,28 @@ def test_cached_training_crop_equals_the_inference_crop(tiny_store, tmp_path):
         assert np.allclose(coords.numpy(), to_normalized(truth, cfg.input_size_px), atol=1e-5)
         assert np.corrcoef(x[0].numpy().ravel(), direct.ravel())[0, 1] > 0.97
         assert masks.shape == (5, cfg.input_size_px, cfg.input_size_px) and masks.sum() > 0
+
+
+def test_refine_patches_are_offset_like_the_first_stage_and_keep_their_landmark(tiny_store, tmp_path):
+    """Training offsets follow the preset (lite: up to 0.45 of the side), the target disc stays inside the patch."""
+    from training.datasets import RefineDataset
+
+    preset = get_preset("lite")
+    assert preset.refine_offset_max == 0.45 and preset.refine["knee"].patch_fraction == 0.35
+    cache = build_cache(read_store(tiny_store)[:1], preset, tmp_path)
+    arrays = load_npz(cache / "refine_knee.npz")
+    cfg = preset.refine["knee"]
+    p = cfg.input_size_px
+    idx = np.repeat(np.arange(len(arrays["index"])), 20)
+    far = RefineDataset(arrays, idx, cfg, preset.augment, train=True, seed=1,
+                        offset_sd=preset.refine_offset_sd, offset_max=preset.refine_offset_max)
+    near = RefineDataset(arrays, idx, cfg, preset.augment, train=True, seed=1, offset_sd=0.05, offset_max=0.1)
+    d_far = np.array([np.abs(far[i][3].numpy() - (p - 1) / 2).max() for i in range(len(far))])
+    d_near = np.array([np.abs(near[i][3].numpy() - (p - 1) / 2).max() for i in range(len(near))])
+    assert d_near.max() <= 0.1 * p * 1.2 + 1  # rotation and scale jitter add a little
+    assert d_far.max() > 0.3 * p and d_far.max() <= 0.45 * p * 1.2 + 1
+    for i in range(0, len(far), 7):
+        mask = far[i][2]
+        assert mask.shape == (p, p) and mask.sum() > 0
+    with pytest.raises(ValueError, match="offset"):
+        RefineDataset(arrays, idx, cfg, preset.augment, train=True, offset_max=0.6)
