@@ -10,13 +10,13 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..core.landmarks import REGIONS
+from ..core.landmarks import REGION_LANDMARKS, REGIONS
 from . import decode
 from .bundle import MODEL_NAMES, load_bundle, load_state_dict_checked
 from .config import MASK_METHOD, BundleConfig, RegionModelConfig
@@ -84,6 +84,36 @@ class AnalysisResult:
     device: str
     image_size_px: tuple[int, int] = (0, 0)  # (width, height)
     unassigned_rois: list[RoiBox] = field(default_factory=list)
+    review_regions: list[tuple[str, str]] = field(default_factory=list)
+    """``(side, region)`` whose ROI box is a guess (one detected box over both legs, split in two): their
+    landmarks stay flagged whatever the maps say (see :func:`flag_landmarks`)."""
+
+
+def flag_landmarks(result: AnalysisResult) -> None:
+    """Flag for review what a person must look at, in place, and say why in ``result.warnings``.
+
+    * every landmark of ``result.review_regions`` (a guessed ROI box);
+    * the landmarks of every implausible relation found by :func:`llm_viewer.core.plausibility.check_leg`
+      (a landmark that jumped to a look-alike, e.g. the other leg's malleolus).
+
+    The engine calls it after its landmark and refinement stages; :meth:`Refiner.apply`, which recomputes
+    ``flagged`` from its own maps, calls it again. Idempotent (a warning is added once).
+    """
+    from ..core.plausibility import check_leg
+
+    marks: list[tuple[str, str]] = []
+    for side, region in result.review_regions:
+        marks += [(side, lm) for lm in REGION_LANDMARKS.get(region, ())]
+    for side, leg in result.legs.items():
+        for issue in check_leg(side, {k: (p.x_px, p.y_px) for k, p in leg.landmarks.items()}):
+            marks += [(side, lm) for lm in issue.landmarks]
+            message = f"{issue.message}: these landmarks are flagged for review"
+            if message not in result.warnings:
+                result.warnings.append(message)
+    for side, lm in marks:
+        leg = result.legs.get(side)
+        if leg is not None and lm in leg.landmarks and not leg.landmarks[lm].flagged:
+            leg.landmarks[lm] = replace(leg.landmarks[lm], flagged=True)
 
 
 class AnalysisCancelled(Exception):
@@ -284,6 +314,8 @@ class InferenceEngine:
                     d = chain[region]
                     assigned.add(id(d))
                     result.rois.append(RoiBox(side, region, d.box.x0, d.box.y0, d.box.x1, d.box.y1, d.score))
+        result.review_regions = [(side, region) for side, chain in assignment.legs.items()
+                                 for region, d in chain.items() if d.split]
         result.unassigned_rois = [RoiBox("", d.region, d.box.x0, d.box.y0, d.box.x1, d.box.y1, d.score)
                                   for d in dets if id(d) not in assigned]
         report(0.45, "locating landmarks")
@@ -301,6 +333,7 @@ class InferenceEngine:
             t0 = time.perf_counter()
             self.refiner.apply(norm, result, self.config.regions)
             timings["refine"] = time.perf_counter() - t0
+        flag_landmarks(result)
         timings["total"] = time.perf_counter() - t_start
         report(1.0, "done")
         return result

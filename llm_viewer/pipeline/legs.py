@@ -20,9 +20,14 @@ The authors' code took the first two boxes of each class and failed when one was
    twice and, region by region, the right leg's box left of the left leg's. A box centred on the midline
    (within a tenth of its width, typically one box over both ankles) is used only when the other leg has
    its own box in that region, so that the two can be told apart; otherwise it is dropped with a warning
-   rather than giving one leg landmarks that may belong to the other. Regions left without a box are
-   reported missing.
-5. **Side of a single leg** (:func:`infer_single_leg_side`): the femoral neck points medially, so the hip
+   rather than giving one leg landmarks that may belong to the other, unless rule 5 applies. Regions left
+   without a box are reported missing.
+5. **One box over both legs**: when neither leg has a box of a region and the best unused box of that
+   region is centred on the midline (feet together: the detector saw both ankles as one), it is split into
+   two hypotheses of the same size, shifted by ``_SPLIT_SHIFT`` (0.2) of its width towards each leg (two
+   ankles side by side are 0.35–0.45 box widths apart), if each keeps its chain in anatomical order.
+   Their ``split`` flag makes the engine flag every landmark found in them for review; a warning says so.
+6. **Side of a single leg** (:func:`infer_single_leg_side`): the femoral neck points medially, so the hip
    box centre lies medial to the diaphysis box centre; and the pelvis lies medial to the hip, so the strip
    beside the hip box on the medial side is brighter (bone) than the lateral one (soft tissue/air). The two
    cues vote (pelvis weighted by its contrast). Without a hip box, a chain in the left or right 45 % of the
@@ -42,6 +47,7 @@ from .crop import Box, apply_affine_box
 _MAX_CANDIDATES = 3
 _AMBIGUOUS_BAND = 0.25  # |cx - midline| below this × width: either leg
 _MIDLINE_BAND = 0.1  # below this × width: only with a partner box in the other leg
+_SPLIT_SHIFT = 0.2  # a box over both legs becomes two, each shifted by this × width towards its leg
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class Detection:
     region: str
     box: Box
     score: float
+    split: bool = False  # one of the two halves of a box over both legs (rule 5): its landmarks are flagged
 
 
 @dataclass
@@ -161,6 +168,26 @@ def _compatible(right: dict[str, Detection], left: dict[str, Detection], mid: fl
         if region not in right and _on_midline(lb, mid):
             return False
     return True
+
+
+def _split_midline_box(region: str, dets: list[Detection], chains: dict[str, dict[str, Detection]],
+                       used: set[int], mid: float) -> tuple[Detection, Detection] | None:
+    """Rule 5: the two halves of the best unused midline box of ``region``, or ``None``."""
+    if any(region in chains.get(side, {}) for side in SIDES):
+        return None
+    cands = sorted((d for d in dets if d.region == region and id(d) not in used and _on_midline(d, mid)),
+                   key=lambda d: -d.score)
+    if not cands:
+        return None
+    d = cands[0]
+    shift = _SPLIT_SHIFT * d.box.width
+    halves = tuple(Detection(region, Box(d.box.x0 + dx, d.box.y0, d.box.x1 + dx, d.box.y1), d.score, split=True)
+                   for dx in (-shift, shift))
+    for side, half in zip(SIDES, halves):
+        chain = [*chains.get(side, {}).values(), half]
+        if not _consistent(sorted(chain, key=lambda c: REGIONS.index(c.region))):
+            return None
+    return halves  # type: ignore[return-value]
 
 
 def joint_chains(right: list[Detection], left: list[Detection], mid: float) -> dict[str, dict[str, Detection]]:
@@ -289,6 +316,15 @@ def assign_legs(detections: list[Detection], *, image_norm: np.ndarray | None = 
                     f"a {d.region} box spans the midline (x {d.box.x0:.0f}-{d.box.x1:.0f}) and could not be "
                     "assigned to either leg"
                 )
+        for region in REGIONS:
+            split = _split_midline_box(region, dets, chains, used, mid)
+            if split is not None:
+                chains["right"][region], chains["left"][region] = split
+                box = next(d for d in dets if d.region == region and id(d) not in used and _on_midline(d, mid)).box
+                out.warnings = [w for w in out.warnings if not (w.startswith(f"a {region} box spans the midline"))]
+                out.warnings.append(
+                    f"one {region} box covers both legs (x {box.x0:.0f}-{box.x1:.0f}); it was split into one box "
+                    f"per leg and the {region} landmarks of both legs are flagged for review")
         for side in SIDES:
             if chains.get(side):
                 out.legs[side] = chains[side]

@@ -253,7 +253,11 @@ class Refiner:
         A second pass recovers points whose first-stage error was near the edge of the patch; returns the
         number of point moves. See :meth:`apply_once`.
         """
-        return sum(self.apply_once(norm, result, region_configs) for _ in range(max(1, iterations)))
+        from .engine import flag_landmarks
+
+        moved = sum(self.apply_once(norm, result, region_configs) for _ in range(max(1, iterations)))
+        flag_landmarks(result)
+        return moved
 
     def apply_once(self, norm: np.ndarray, result: Any, region_configs: dict[str, RegionModelConfig]) -> int:
         """Refine the landmarks of ``result`` (an ``AnalysisResult``) in place; returns the number moved.

@@ -62,8 +62,8 @@ def test_sgr_disagreement_score_grows_with_disagreement_and_is_in_mm():
     s = get_strategy("sgr-disagreement")
     scores = [s.score(ImageEvidence(_result(d), pixel_spacing_mm=(0.5, 0.5))) for d in (0.0, 2.0, 8.0, 20.0)]
     assert scores == sorted(scores) and scores[0] < scores[-1]
-    # 8 SGR landmarks at 20 px * 0.5 mm, the diaphysis contributes its uncertainty 2 px * 0.5 mm
-    assert scores[-1] == pytest.approx((8 * 10.0 + 1.0) / 9)
+    # the 8 scored landmarks at 20 px * 0.5 mm; the diaphysis centre (a construction) does not enter
+    assert scores[-1] == pytest.approx(10.0)
     # one landmark's disagreement alone raises the score
     one = s.score(ImageEvidence(_result(0.0, offsets={"knee_center": 30.0}), pixel_spacing_mm=(0.5, 0.5)))
     assert one > scores[0]
@@ -73,7 +73,11 @@ def test_missing_landmark_counts_as_penalty():
     full = breakdown(ImageEvidence(_result(1.0), pixel_spacing_mm=(1.0, 1.0)))
     missing = breakdown(ImageEvidence(_result(1.0, drop=("knee_center",)), pixel_spacing_mm=(1.0, 1.0)))
     assert missing.n_missing == 1 and full.n_missing == 0
-    assert missing.sgr_disagreement_mm == pytest.approx(full.sgr_disagreement_mm + (MISSING_PENALTY_MM - 1.0) / 9)
+    assert missing.sgr_disagreement_mm == pytest.approx(full.sgr_disagreement_mm + (MISSING_PENALTY_MM - 1.0) / 8)
+    # a missing diaphysis centre is penalised too, although a placed one is not scored
+    no_dia = breakdown(ImageEvidence(_result(1.0, drop=("diaphysis_center",)), pixel_spacing_mm=(1.0, 1.0)))
+    assert no_dia.n_missing == 1
+    assert no_dia.sgr_disagreement_mm == pytest.approx((8 * 1.0 + MISSING_PENALTY_MM) / 9)
 
 
 def test_tta_and_metric_spread_grow_with_view_spread():
@@ -219,3 +223,14 @@ def test_rank_command_rejects_bad_arguments(tiny_bundle, tmp_path, capsys):
 def test_every_landmark_id_is_scored():
     b = breakdown(ImageEvidence(_result(1.0)))
     assert b.n_landmarks == len(LANDMARK_IDS) and b.units == "px"
+
+
+def test_combined_leaves_out_sgr_disagreement_unless_weighted():
+    ev = ImageEvidence(_result(20.0), collect_views(_views(3.0), (0.5, 0.5)), (0.5, 0.5))
+    b = breakdown(ev)
+    assert b.sgr_disagreement_mm == pytest.approx(10.0) and b.tta_spread_mm > 0
+    plain = get_strategy("combined").score(ev)
+    assert plain == pytest.approx(b.tta_spread_mm + 2.0 * b.metric_spread_deg)
+    weighted = get_strategy("combined", disagreement_weight=1.0).score(ev)
+    assert weighted == pytest.approx(np.hypot(10.0, b.tta_spread_mm) + 2.0 * b.metric_spread_deg)
+    assert weighted > plain

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from llm_viewer.core.landmarks import LANDMARK_IDS, REGION_LANDMARKS
+from llm_viewer.core.landmarks import LANDMARK_IDS, REGION_LANDMARKS, REGIONS
 from llm_viewer.pipeline.engine import AnalysisCancelled, InferenceEngine, resolve_device
 
 from .conftest import leg_boxes, tiny_config, two_leg_boxes
@@ -57,6 +57,21 @@ def test_missing_region_is_named_and_the_rest_is_analysed(tiny_engine, leg_image
     _check_leg(res.legs["left"], [lm for lm in LANDMARK_IDS if lm not in REGION_LANDMARKS["knee"]], 300, 600)
     _check_leg(res.legs["right"], LANDMARK_IDS, 300, 600)
     assert any("left leg: knee" in w for w in res.warnings)
+
+
+def test_landmarks_from_a_split_box_are_flagged(tiny_engine, leg_image):
+    from llm_viewer.pipeline.crop import Box
+    from llm_viewer.pipeline.legs import Detection
+
+    dets = leg_boxes(80, regions=REGIONS[:3]) + leg_boxes(220, regions=REGIONS[:3])
+    dets.append(Detection("ankle", Box(60, 440, 240, 540), 0.9))  # one box over both ankles
+    res = tiny_engine.analyze(leg_image, detections=dets)
+    assert sorted(res.review_regions) == [("left", "ankle"), ("right", "ankle")]
+    for side in ("right", "left"):
+        lms = res.legs[side].landmarks
+        assert all(lms[k].flagged for k in REGION_LANDMARKS["ankle"])
+        assert res.legs[side].missing_regions == []
+    assert any("split into one box per leg" in w for w in res.warnings)
 
 
 def test_empty_image_gives_no_legs_and_a_warning(tiny_engine):

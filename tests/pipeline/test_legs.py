@@ -45,12 +45,26 @@ def test_lower_score_duplicates_and_out_of_order_boxes_are_dropped():
     assert a.missing["left"] == []
 
 
-def test_box_across_the_midline_is_not_assigned():
+def test_one_box_over_both_ankles_is_split_into_flagged_halves():
     dets = leg_boxes(80, regions=REGIONS[:3]) + leg_boxes(220, regions=REGIONS[:3])
-    dets.append(Detection("ankle", Box(60, 440, 240, 540), 0.9))  # one box over both ankles
-    a = assign_legs(dets)
-    assert "ankle" in a.missing["right"] and "ankle" in a.missing["left"]
-    assert any("spans the midline" in w for w in a.warnings)
+    both = Detection("ankle", Box(60, 440, 240, 540), 0.9)  # one box over both ankles, centred on the midline
+    a = assign_legs([*dets, both])
+    r, lft = a.legs["right"]["ankle"], a.legs["left"]["ankle"]
+    assert r.split and lft.split and not a.legs["right"]["knee"].split
+    assert round(r.box.cx) == 150 - 36 and round(lft.box.cx) == 150 + 36  # shifted by 0.2 of the width
+    assert (r.box.width, r.box.y0, r.box.y1) == (both.box.width, both.box.y0, both.box.y1)
+    assert a.missing == {"right": [], "left": []}
+    assert any("split into one box per leg" in w and "flagged" in w for w in a.warnings)
+    assert not any("spans the midline" in w for w in a.warnings)
+
+
+def test_midline_box_is_not_split_when_a_leg_already_has_that_region():
+    dets = leg_boxes(80) + leg_boxes(220, regions=REGIONS[:3])
+    both = Detection("ankle", Box(100, 440, 200, 540), 0.95)
+    a = assign_legs([*dets, both])
+    # the right ankle was found, so the midline box is the left one (rule 4), whole, not two halves
+    assert a.legs["right"]["ankle"].box.cx == 80 and a.legs["left"]["ankle"] is both
+    assert not any(d.split for leg in a.legs.values() for d in leg.values())
 
 
 def test_narrow_stance_ankles_whose_boxes_overlap_and_cross_the_midline_are_both_assigned():
@@ -82,9 +96,8 @@ def test_midline_box_is_used_when_the_other_leg_has_its_own_box():
     partner = Detection("ankle", Box(190, 440, 270, 540), 0.8)
     a = assign_legs([*dets, centred, partner])
     assert a.legs["right"]["ankle"] is centred and a.legs["left"]["ankle"] is partner
-    a = assign_legs([*dets, centred])  # alone it could be either ankle (or both): dropped, reported
-    assert "ankle" in a.missing["right"] and "ankle" in a.missing["left"]
-    assert any("spans the midline" in w for w in a.warnings)
+    a = assign_legs([*dets, centred])  # alone it is both ankles: split (rule 5), never given to one leg whole
+    assert a.legs["right"]["ankle"].split and a.legs["left"]["ankle"].split
 
 
 def test_two_legs_without_pairs_split_at_the_largest_gap():

@@ -15,14 +15,15 @@ the landmarks:
   :func:`llm_viewer.core.metrics.compute_leg_metrics`; per metric the standard deviation over the views
   (degrees).
 
-Aggregation to one number per image (documented in ``docs/ACTIVE_LEARNING.md``): the **mean** over every
-landmark of every leg of the per-landmark value (mm), a landmark the pipeline did not find counting
-:data:`MISSING_PENALTY_MM`; metric spread: the mean over legs of the mean SD of the three angles (degrees).
-An image with no leg at all gets :data:`NO_LEG_SCORE` (most informative). Higher = more informative.
+Aggregation to one number per image (documented in ``docs/ACTIVE_LEARNING.md``): the **mean** over the
+landmarks of :data:`SCORED_LANDMARKS` of every leg of the per-landmark value (mm), a landmark the pipeline did
+not find (the diaphysis centre included) counting :data:`MISSING_PENALTY_MM`; metric spread: the mean over
+legs of the mean SD of the three angles (degrees). An image with no leg at all gets :data:`NO_LEG_SCORE`
+(most informative). Higher = more informative.
 
 Strategies (:data:`STRATEGIES`, extend with :func:`register_strategy`): ``random``, ``sgr-disagreement``,
-``tta``, ``metric-spread`` and ``combined`` (``sqrt(mean disagreement² + mean TTA spread²)`` in mm plus
-:data:`COMBINED_MM_PER_DEG` mm per degree of metric spread).
+``tta``, ``metric-spread`` and ``combined`` (``sqrt((w · mean disagreement)² + mean TTA spread²)`` in mm plus
+:data:`COMBINED_MM_PER_DEG` mm per degree of metric spread; ``w`` = :data:`COMBINED_DISAGREEMENT_WEIGHT`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,16 @@ NO_LEG_SCORE = 1000.0
 """Score of an image in which no leg was found."""
 COMBINED_MM_PER_DEG = 2.0
 """Weight of the metric spread in the combined score (a degree of HKA spread counts like 2 mm of points)."""
+COMBINED_DISAGREEMENT_WEIGHT = 0.0
+"""Weight of the SGR disagreement in the combined score. 0 for the bundled model, chosen on a validation
+store (seed 3): its first-stage maps do not localise (the map estimate is ~30 mm from the regressed point
+whatever the image), so the disagreement ranks images at rho ≈ −0.07 and only adds noise. A bundle whose maps
+localise (the paper preset) should use 1: ``get_strategy("combined", disagreement_weight=1.0)``."""
+SCORED_LANDMARKS: tuple[str, ...] = tuple(lm for lm in LANDMARK_IDS if lm != "diaphysis_center")
+"""Landmarks whose disagreement and spread enter the scores: the paper's eight (its Table 3). The diaphysis
+centre is a construction (midpoint of the distal cross-section of the segmented shaft): its position along the
+shaft follows where the mask ends, so its spread and error (≈ 10 mm) swamp the others without saying how hard
+the image is. It still counts :data:`MISSING_PENALTY_MM` when missing."""
 TTA_METRICS: tuple[str, ...] = ("hka_deg", "mldfa_deg", "mmpta_deg")
 VIEWS: tuple[tuple[float, float, float, float], ...] = (
     (0.04, 0.04, 1.00, 1.0),
@@ -152,6 +163,8 @@ def breakdown(ev: ImageEvidence) -> ScoreBreakdown:
             dis.append(MISSING_PENALTY_MM)
             spread.append(MISSING_PENALTY_MM)
             continue
+        if lm not in SCORED_LANDMARKS:
+            continue
         dis.append(landmark_disagreement(p, spacing))
         if ev.tta is not None:
             pts = ev.tta.points_px.get(side, {}).get(lm)
@@ -234,9 +247,10 @@ class MetricSpreadStrategy:
 
 @dataclass
 class CombinedStrategy:
-    """``sqrt(disagreement² + tta_spread²) + mm_per_deg · metric_spread`` (mm)."""
+    """``sqrt((w · disagreement)² + tta_spread²) + mm_per_deg · metric_spread`` (mm)."""
 
     mm_per_deg: float = COMBINED_MM_PER_DEG
+    disagreement_weight: float = COMBINED_DISAGREEMENT_WEIGHT
     name: str = "combined"
     needs_tta: bool = True
 
@@ -244,7 +258,8 @@ class CombinedStrategy:
         b = breakdown(evidence)
         if b.tta_spread_mm is None or b.metric_spread_deg is None:
             raise ValueError("the combined strategy needs test-time augmentation results (ImageEvidence.tta)")
-        return float(math.hypot(b.sgr_disagreement_mm, b.tta_spread_mm) + self.mm_per_deg * b.metric_spread_deg)
+        return float(math.hypot(self.disagreement_weight * b.sgr_disagreement_mm, b.tta_spread_mm)
+                     + self.mm_per_deg * b.metric_spread_deg)
 
 
 STRATEGIES: dict[str, Callable[..., Strategy]] = {

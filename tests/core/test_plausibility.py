@@ -1,0 +1,65 @@
+"""Anatomical plausibility: gross landmark jumps are caught, real anatomy (the spec's examples) is not."""
+
+from __future__ import annotations
+
+import pytest
+
+from llm_viewer.core.plausibility import check_leg
+
+
+def _leg(alignment_examples, i: int, side: str) -> dict[str, tuple[float, float]]:
+    return {k: tuple(v) for k, v in alignment_examples[i]["legs"][side]["landmarks"].items()}
+
+
+def test_every_spec_example_leg_is_plausible(alignment_examples):
+    n = 0
+    for i, ex in enumerate(alignment_examples):
+        for side in ex["legs"]:
+            sp = ex.get("pixel_spacing_mm")
+            assert check_leg(side, _leg(alignment_examples, i, side), tuple(sp) if sp else None) == []
+            n += 1
+    assert n >= 4
+
+
+def test_medial_malleolus_on_the_other_legs_malleolus_is_flagged(alignment_examples):
+    right, left = _leg(alignment_examples, 0, "right"), _leg(alignment_examples, 0, "left")
+    # the left leg's medial malleolus found on the right leg's medial malleolus (feet together)
+    left["malleolus_medial"] = right["malleolus_medial"]
+    issues = check_leg("left", left)
+    assert issues and any("malleolar line" in i.message for i in issues)
+    assert {"malleolus_lateral", "malleolus_medial"} <= set().union(*(i.landmarks for i in issues))
+    assert all(i.side == "left" for i in issues)
+
+
+def test_collapsed_or_swapped_pairs_are_flagged(alignment_examples):
+    leg = _leg(alignment_examples, 0, "right")
+    leg["tibial_plateau_lateral"] = leg["femoral_condyle_lateral"]  # plateau point on the condyle: still lateral
+    assert check_leg("right", leg) == []  # a small jump is not for this check (widths stay plausible)
+    leg = _leg(alignment_examples, 0, "right")
+    leg["malleolus_lateral"], leg["malleolus_medial"] = leg["malleolus_medial"], leg["malleolus_lateral"]
+    issues = check_leg("right", leg)
+    assert any("malleolus_lateral is not lateral of malleolus_medial" in i.message for i in issues)
+    # the same landmarks are fine for the other side's convention only when mirrored
+    mirrored = {k: (3000 - x, y) for k, (x, y) in _leg(alignment_examples, 0, "right").items()}
+    assert check_leg("left", mirrored) == [] and check_leg("right", mirrored) != []
+
+
+def test_width_relative_to_leg_length_and_missing_landmarks(alignment_examples):
+    leg = _leg(alignment_examples, 0, "right")
+    x, y = leg["tibial_plateau_medial"]
+    leg["tibial_plateau_medial"] = (x + 2500, y)  # a plateau a third of the leg wide
+    msgs = " ".join(i.message for i in check_leg("right", leg))
+    assert "hip-to-ankle length" in msgs
+    partial = {k: v for k, v in _leg(alignment_examples, 0, "right").items() if not k.startswith("malleolus")}
+    assert check_leg("right", partial) == []  # checks that need a missing landmark are skipped
+    assert check_leg("right", {}) == []
+
+
+@pytest.mark.parametrize("spacing", [None, (0.143, 0.143), (0.2, 0.1)])
+def test_ratios_do_not_depend_on_isotropic_spacing(alignment_examples, spacing):
+    leg = _leg(alignment_examples, 1, "left")
+    if spacing and spacing[0] != spacing[1]:  # stretch the pixels so that mm space is the original one
+        leg = {k: (x * spacing[0] / spacing[1], y) for k, (x, y) in leg.items()}
+    assert check_leg("left", leg, spacing) == []
+    leg["malleolus_medial"] = leg["malleolus_lateral"]  # collapsed line: caught in every spacing
+    assert any("malleolar line" in i.message for i in check_leg("left", leg, spacing))
