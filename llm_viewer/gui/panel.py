@@ -128,6 +128,8 @@ class MeasurementsPanel(QtWidgets.QWidget):
             metrics = leg.metrics.as_dict() if leg is not None and leg.metrics is not None else {}
             if leg is not None and leg.error:
                 errors.append(leg.error)
+            if leg is not None:
+                errors += [f"Check: {msg}" for msg in leg.implausible]
             for key in METRIC_KEYS:
                 v = metrics.get(key)
                 hidden = key.endswith("_mm") and not calibrated

@@ -19,6 +19,7 @@ from ..core.casefile import CASE_SUFFIX
 from ..core.landmarks import LANDMARK_IDS, SIDES, Point
 from ..core.measurement import MeasurementError, measure_landmarks
 from ..core.metrics import LegMetrics, leg_length_discrepancy_mm
+from ..core.plausibility import check_leg
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class LegState:
     landmarks: dict[str, Point]
     metrics: LegMetrics | None
     error: str | None
+    implausible: tuple[str, ...] = ()
+    """Messages of :func:`llm_viewer.core.plausibility.check_leg` (a point on the wrong structure?)."""
 
     @property
     def missing(self) -> list[str]:
@@ -102,12 +105,16 @@ def _measure_leg(side: str, pts: dict[str, Point], pixel_spacing_mm: tuple[float
     missing = [lm for lm in LANDMARK_IDS if lm not in pts]
     if missing:
         names = ", ".join(m.replace("_", " ") for m in missing)
-        return LegState(side, pts, None, f"{side} leg: {len(missing)} landmark(s) missing: {names}")
+        implausible = tuple(i.message for i in check_leg(side, {k: (p.x, p.y) for k, p in pts.items()},
+                                                           pixel_spacing_mm))
+        return LegState(side, pts, None, f"{side} leg: {len(missing)} landmark(s) missing: {names}", implausible)
+    implausible = tuple(i.message for i in check_leg(side, {k: (p.x, p.y) for k, p in pts.items()},
+                                                       pixel_spacing_mm))
     try:
         result = measure_landmarks({side: pts}, pixel_spacing_mm)
     except MeasurementError as exc:
-        return LegState(side, pts, None, str(exc))
-    return LegState(side, pts, result.legs[side].metrics, None)
+        return LegState(side, pts, None, str(exc), implausible)
+    return LegState(side, pts, result.legs[side].metrics, None, implausible)
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,18 @@ def test_drag_updates_panel_to_core_value_and_undo_restores(qtbot, make_window, 
     assert win.panel.value("right", "hka_deg") == live
 
 
+def test_a_point_dragged_onto_the_other_leg_is_called_implausible_live(qtbot, make_window, case_image):
+    win = make_window()
+    open_and_wait(qtbot, win, case_image)
+    assert "Check:" not in win.panel.errors.text()
+    target = win.doc.point("right", "malleolus_medial")  # the left medial malleolus lands on the right one
+    drag(win, "left", "malleolus_medial", target.x, target.y, finish=False)
+    assert "Check: left leg: the malleolar line" in win.panel.errors.text()
+    assert win.panel.errors.isVisible() and win.panel.value("left", "hka_deg") is not None  # still measured
+    drag(win, "left", "malleolus_medial", *win.doc.case.landmark("left", "malleolus_medial").as_list(), finish=False)
+    assert "Check:" not in win.panel.errors.text()
+
+
 def test_every_change_survives_a_restart(qtbot, make_window, case_image):
     win = make_window()
     open_and_wait(qtbot, win, case_image)
