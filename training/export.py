@@ -45,6 +45,31 @@ def compact_state(state: dict[str, torch.Tensor], *, fc8: bool = False) -> dict[
     return {key: out[key] for key in sorted(out)}
 
 
+def rebalance_detector_head(state: dict[str, torch.Tensor], *, max_ratio: float = 64.0) -> dict[str, torch.Tensor]:
+    """Undo the export's fc6/fc7 rescaling before training from a compact bundle.
+
+    The compact export multiplies fc6 by ``2^k`` and divides fc7 by it (exact for inference). For training it
+    is not harmless: Adam moves every weight by about the learning rate, so the ~2^11-times-too-small fc7
+    weights change by their own size within a few steps and the detector's losses jump from 1 to 7–10 (seen
+    with ``--init-from resources/models/demo --parts detector`` even at lr 5e-5). If the RMS of fc6 and fc7
+    differ by more than ``max_ratio``, both are brought back to comparable scales by a power of two (exact:
+    ``relu(c·z) = c·relu(z)``). A float32 training checkpoint (ratio ≈ 0.4) is returned unchanged.
+    """
+    if FC6 not in state or FC7 not in state:
+        return state
+    w6, w7 = state[FC6].float(), state[FC7].float()
+    r6, r7 = float(w6.pow(2).mean().sqrt()), float(w7.pow(2).mean().sqrt())
+    if r6 <= 0 or r7 <= 0 or 1.0 / max_ratio <= r6 / r7 <= max_ratio:
+        return state
+    c = 2.0 ** round(0.5 * math.log2(r6 / r7))
+    out = dict(state)
+    out[FC6] = w6 / c
+    if FC6_BIAS in state:
+        out[FC6_BIAS] = state[FC6_BIAS].float() / c
+    out[FC7] = w7 * c
+    return out
+
+
 def export_bundle(models: str | Path, out: str | Path) -> int:
     """Write the compact bundle; returns its size in bytes."""
     bundle = load_bundle(models)

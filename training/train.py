@@ -252,7 +252,12 @@ def init_weights(bundle_dir: str, part: str) -> dict[str, torch.Tensor] | None:
             return None
         entry = json.loads(doc_path.read_text(encoding="utf-8"))["regions"].get(part[len("refine_"):])
         return load_file(str(Path(bundle_dir) / entry["file"])) if entry else None
-    return load_bundle(bundle_dir).state_dict(part)
+    state = load_bundle(bundle_dir).state_dict(part)
+    if part == "detector" and state is not None:
+        from .export import rebalance_detector_head
+
+        state = rebalance_detector_head(state)  # a compact (exported) bundle's fc6/fc7 scaling
+    return state
 
 
 def preset_from_bundle(preset: TrainPreset, bundle_dir: str, *, keep_preset_refine: tuple[str, ...] = ()

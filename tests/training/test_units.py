@@ -130,3 +130,27 @@ def test_refine_patches_are_offset_like_the_first_stage_and_keep_their_landmark(
         assert mask.shape == (p, p) and mask.sum() > 0
     with pytest.raises(ValueError, match="offset"):
         RefineDataset(arrays, idx, cfg, preset.augment, train=True, offset_max=0.6)
+
+
+def test_compact_detector_is_rebalanced_for_training_without_changing_its_output():
+    """The export's exact fc6×2^k / fc7÷2^k trick is undone before fine-tuning (Adam blew it up)."""
+    from llm_viewer.pipeline.config import DetectorConfig
+    from llm_viewer.pipeline.models import build_detector
+    from training.export import FC6, FC7, compact_state, rebalance_detector_head
+
+    torch.manual_seed(0)
+    det = build_detector(DetectorConfig(arch="mobilenet_v3_fpn", input_width_px=64, input_height_px=192)).eval()
+    compact = compact_state(det.state_dict(), fc8=True)
+    ratio = lambda s: float(s[FC6].float().pow(2).mean().sqrt() / s[FC7].float().pow(2).mean().sqrt())  # noqa: E731
+    assert ratio(compact) > 1e4  # what the export ships
+    balanced = rebalance_detector_head(compact)
+    assert 1 / 64 <= ratio(balanced) <= 64
+    a = build_detector(DetectorConfig(arch="mobilenet_v3_fpn", input_width_px=64, input_height_px=192)).eval()
+    b = build_detector(DetectorConfig(arch="mobilenet_v3_fpn", input_width_px=64, input_height_px=192)).eval()
+    a.load_state_dict(compact)
+    b.load_state_dict(balanced)
+    feats = torch.rand(2, 256, 7, 7)  # pooled ROI features, what the box head sees
+    with torch.inference_mode():
+        fa, fb = a.roi_heads.box_head(feats), b.roi_heads.box_head(feats)
+    assert fa.abs().max() > 0 and torch.allclose(fa, fb, rtol=1e-4, atol=1e-6)
+    assert rebalance_detector_head(balanced)[FC7] is balanced[FC7]  # already balanced: unchanged
