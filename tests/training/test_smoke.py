@@ -69,3 +69,24 @@ def test_evaluate_writes_the_report(tiny_store, tiny_bundle, tmp_path):
     md = (rep / "report.md").read_text()
     assert "Table 1" in md and "Table 4" in md and "Diaphysis" in md
     assert (rep / "detection_rate.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_ablation_command_trains_and_evaluates_three_methods_side_by_side(tiny_store, tmp_path):
+    """One step per model and method on the tiny store: the whole command, end to end."""
+    from training import ablation
+
+    out = tmp_path / "ablation"
+    args = ablation.get_args_parser().parse_args(
+        ["--data", str(tiny_store), "--test-split", "all", "--out", str(out), "--epochs", "1", "--max-steps", "1",
+         "--batch-size", "2", "--train-splits", "train,val,test", "--val-split", "none", "--threads", "1",
+         "--limit", "2", "--no-progress"])
+    assert ablation.main(args) == 0
+    table = (out / "ablation.md").read_text()
+    assert "| measure | sgr | segmentation | regression |" in table and "HKA MAE" in table
+    doc = json.loads((out / "ablation.json").read_text())
+    assert set(doc) == {"sgr", "segmentation", "regression"}
+    for method in doc:
+        assert doc[method]["n_images"] == 2 and (out / method / "report" / "report.md").is_file()
+        cfg = json.loads((out / method / "bundle.json").read_text())
+        assert {cfg["regions"][r]["method"] for r in ("hip", "knee", "ankle")} == {method}
+        assert not (out / method / "refine.json").exists()  # methods are compared without refinement
