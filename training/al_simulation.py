@@ -290,26 +290,29 @@ def labels_to_reach(n: np.ndarray, values: np.ndarray, target: float) -> float |
     return float(n[hit[0]]) if len(hit) else None
 
 
-def summary_table(results: dict) -> str:
-    """Markdown: per strategy and label count, the seed-mean error and HKA MAE; then labels to reach random."""
+def summary_table(results: dict, measures: tuple[tuple[str, str], ...] | None = None) -> str:
+    """Markdown: per strategy and label count, the seed-mean of two measures; then labels to reach random.
+
+    ``measures``: ``((key, label), (key, label))``, default :data:`METRICS_SHOWN` (error mm, HKA MAE deg).
+    """
+    (k1, l1), (k2, l2) = (measures or METRICS_SHOWN)[:2]
     curves = mean_curves(results)
     names = list(curves)
     ns = curves[names[0]]["n_labelled"]
-    head = "| labelled images | " + " | ".join(f"{n}: error mm / HKA MAE deg" for n in names) + " |"
+    head = "| labelled images | " + " | ".join(f"{n}: {l1} / {l2}" for n in names) + " |"
     lines = [head, "|" + "---|" * (len(names) + 1)]
     for i, n in enumerate(ns):
-        cells = [f"{curves[k]['error_mm'][i]:.2f} / {curves[k]['hka_mae_deg'][i]:.3f}" if i < len(curves[k]["error_mm"])
-                 else "" for k in names]
+        cells = [f"{curves[k][k1][i]:.3f} / {curves[k][k2][i]:.3f}" if i < len(curves[k][k1]) else "" for k in names]
         lines.append(f"| {int(n)} | " + " | ".join(cells) + " |")
     if "random" in curves:
         r = curves["random"]
-        lines += ["", "| strategy | labels to reach random's final error "
-                  f"({r['error_mm'][-1]:.2f} mm at {int(r['n_labelled'][-1])}) | share | labels to reach random's "
-                  f"final HKA MAE ({r['hka_mae_deg'][-1]:.3f} deg) | share |", "|---|---|---|---|---|"]
+        lines += ["", f"| strategy | labels to reach random's final {l1} ({r[k1][-1]:.3f} at "
+                  f"{int(r['n_labelled'][-1])}) | share | labels to reach random's final {l2} ({r[k2][-1]:.3f}) "
+                  "| share |", "|---|---|---|---|---|"]
         final_n = float(r["n_labelled"][-1])
         for k in names:
-            a = labels_to_reach(curves[k]["n_labelled"], curves[k]["error_mm"], r["error_mm"][-1])
-            b = labels_to_reach(curves[k]["n_labelled"], curves[k]["hka_mae_deg"], r["hka_mae_deg"][-1])
+            a = labels_to_reach(curves[k]["n_labelled"], curves[k][k1], r[k1][-1])
+            b = labels_to_reach(curves[k]["n_labelled"], curves[k][k2], r[k2][-1])
             fa = f"{100 * a / final_n:.0f} %" if a is not None else "not reached"
             fb = f"{100 * b / final_n:.0f} %" if b is not None else "not reached"
             lines.append(f"| {k} | {int(a) if a is not None else '-'} | {fa} | {int(b) if b is not None else '-'} | {fb} |")
@@ -319,7 +322,7 @@ def summary_table(results: dict) -> str:
 COLORS = [(120, 120, 120), (220, 60, 40), (40, 110, 220), (40, 160, 60), (160, 60, 200), (230, 150, 20)]
 
 
-def plot_curves(results: dict, path: Path) -> None:
+def plot_curves(results: dict, path: Path, measures: tuple[tuple[str, str], ...] | None = None) -> None:
     """Two panels (landmark error, HKA MAE) of seed-mean learning curves, drawn with PIL."""
     from PIL import Image, ImageDraw
 
@@ -327,7 +330,7 @@ def plot_curves(results: dict, path: Path) -> None:
     w, h, pad = 520, 380, 60
     img = Image.new("RGB", (2 * w, h + 40), "white")
     draw = ImageDraw.Draw(img)
-    for p, (key, title) in enumerate(METRICS_SHOWN):
+    for p, (key, title) in enumerate(measures or METRICS_SHOWN):
         ox = p * w
         xs = np.concatenate([c["n_labelled"] for c in curves.values()])
         ys = np.concatenate([c[key] for c in curves.values()])
@@ -360,12 +363,12 @@ def plot_curves(results: dict, path: Path) -> None:
     img.save(path)
 
 
-def write_outputs(results: dict, out: Path) -> None:
+def write_outputs(results: dict, out: Path, measures: tuple[tuple[str, str], ...] | None = None) -> None:
     """``simulation.json``, ``simulation.md`` and ``learning_curves.png`` in ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "simulation.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    (out / "simulation.md").write_text(summary_table(results), encoding="utf-8")
-    plot_curves(results, out / "learning_curves.png")
+    (out / "simulation.md").write_text(summary_table(results, measures), encoding="utf-8")
+    plot_curves(results, out / "learning_curves.png", measures)
 
 
 def run_spearman(args) -> int:

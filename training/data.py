@@ -10,7 +10,7 @@ Every array is built with the pipeline's own functions (``normalize_intensity``,
   mirrored for left legs, at a resolution 1.25× finer than the model crop; with the landmarks, the ROI box
   (both in context-crop pixels) and, for the diaphysis, the mask warped the same way;
 * ``refine_<r>.npz``: per landmark, a patch twice the refinement patch side centred on the landmark at
-  twice the refinement input size.
+  twice the refinement input size (with its case id, side and original pixels per cache pixel).
 
 A training crop is then ``warp_crop(context, crop_affine(jittered box in context pixels) ∘ augmentation)``.
 """
@@ -176,7 +176,8 @@ def _process_case(args: tuple[CaseRecord, dict[str, Any]]) -> dict[str, Any]:
                     patch = warp_crop(norm, pm, 2 * ref["size"])
                     out["refine"].setdefault(region, []).append(
                         {"image": np.round(patch * 255).astype(np.uint8), "index": li,
-                         "point": apply_affine(pm, np.array(lms[k])).astype(np.float32)})
+                         "point": apply_affine(pm, np.array(lms[k])).astype(np.float32), "side": side,
+                         "px_per_cache_px": float(side_px / ref["size"])})
     return out
 
 
@@ -249,7 +250,9 @@ def build_cache(cases: list[CaseRecord], preset: TrainPreset, cache_dir: str | o
         if recs:
             _save(folder / f"refine_{region}.npz", images=np.stack([x["image"] for _, x in recs]),
                   index=np.array([x["index"] for _, x in recs]), points=np.stack([x["point"] for _, x in recs]),
-                  split=np.array([r["split"] for r, _ in recs]))
+                  split=np.array([r["split"] for r, _ in recs]),
+                  case_id=np.array([r["case_id"] for r, _ in recs]), side=np.array([x["side"] for _, x in recs]),
+                  px_per_cache_px=np.array([x["px_per_cache_px"] for _, x in recs], np.float32))
     done.write_text(json.dumps({"spec": spec, "cases": len(cases)}) + "\n", encoding="utf-8")
     return folder
 
