@@ -35,14 +35,12 @@ import argparse
 import copy
 import dataclasses
 import json
-import math
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from llm_viewer.pipeline import decode
 from llm_viewer.pipeline.active import ImageEvidence, get_strategy
@@ -53,7 +51,6 @@ from llm_viewer.pipeline.refine import build_refine_model, default_refine_config
 from . import al_simulation
 from .data import build_cache, load_npz, read_store
 from .datasets import RefineDataset, refine_collate
-from .engine import train_one_epoch
 from .presets import get_preset
 
 REGION = "knee"
@@ -163,20 +160,7 @@ def train_steps(model, pool: PatchPool, cfg, image_ids: list[str], steps: int, l
     rows = [r for cid in image_ids for r in pool.rows[cid]]
     ds = RefineDataset(pool.arrays, rows, cfg, preset.augment, train=True, seed=seed,
                        offset_sd=preset.refine_offset_sd, offset_max=preset.refine_offset_max)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda i: 0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(i, steps) / max(1, steps))))
-    hook = opt.register_step_post_hook(lambda *_: sched.step())
-    done, epoch = 0, 0
-    while done < steps:
-        ds.set_epoch(epoch)
-        loader = DataLoader(ds, batch_size=32, shuffle=True, drop_last=len(ds) > 32, collate_fn=refine_collate,
-                            generator=torch.Generator().manual_seed(seed * 1000 + epoch))
-        st = train_one_epoch("refine", model, opt, loader, torch.device("cpu"), max_steps=steps - done,
-                             progress=False)
-        done += int(st["steps"])
-        epoch += 1
-    hook.remove()
+    al_simulation.train_for_steps("refine", model, ds, steps, lr, seed, batch_size=32, collate_fn=refine_collate)
 
 
 def run(args, log=print) -> dict:

@@ -184,15 +184,12 @@ def evaluate(model, pool: Pool, cfg, image_ids: list[str]) -> dict[str, float]:
 
 
 # ------------------------------------------------------------------------------------------------ training
-def train_steps(model, pool: Pool, cfg, image_ids: list[str], steps: int, lr: float, seed: int,
-                schedule: str = "cosine") -> None:
-    """``steps`` Adam batches (16 crops, the trainer's augmentation) on the legs of ``image_ids``, the learning
-    rate decaying from ``lr`` to ``lr/50`` (``schedule="cosine"``) or constant (``"constant"``)."""
-    preset = get_preset("lite")
-    rows = [r for cid in image_ids for r in pool.legs[cid]]
-    ds = RegionDataset(pool.arrays, rows, cfg, preset.augment, train=True, seed=seed)
+def train_for_steps(kind: str, model, ds, steps: int, lr: float, seed: int, *, batch_size: int,
+                    collate_fn=None, schedule: str = "cosine", alpha: float = 0.2) -> None:
+    """``steps`` Adam batches of ``ds`` (epochs reshuffled by seed), the learning rate decaying from ``lr`` to
+    ``lr/50`` over the steps (``schedule="cosine"``: the model is evaluated at a settled point, not mid-flight)
+    or constant (``"constant"``). Shared by the simulation protocols."""
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    # cosine decay to lr/50 over the round: the model is evaluated at a settled point, not mid-flight
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda i: 1.0 if schedule == "constant" else
         0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(i, steps) / max(1, steps))))
@@ -200,13 +197,23 @@ def train_steps(model, pool: Pool, cfg, image_ids: list[str], steps: int, lr: fl
     done, epoch = 0, 0
     while done < steps:
         ds.set_epoch(epoch)
-        loader = DataLoader(ds, batch_size=16, shuffle=True, drop_last=len(ds) > 16,
-                            generator=torch.Generator().manual_seed(seed * 1000 + epoch))
-        st = train_one_epoch("landmark", model, opt, loader, torch.device("cpu"), alpha=preset.alpha,
-                             max_steps=steps - done, progress=False)
+        loader = DataLoader(ds, batch_size=batch_size, shuffle=True, drop_last=len(ds) > batch_size,
+                            collate_fn=collate_fn, generator=torch.Generator().manual_seed(seed * 1000 + epoch))
+        st = train_one_epoch(kind, model, opt, loader, torch.device("cpu"), alpha=alpha, max_steps=steps - done,
+                             progress=False)
         done += int(st["steps"])
         epoch += 1
     step_hook.remove()
+
+
+def train_steps(model, pool: Pool, cfg, image_ids: list[str], steps: int, lr: float, seed: int,
+                schedule: str = "cosine") -> None:
+    """``steps`` Adam batches (16 crops, the trainer's augmentation) on the legs of ``image_ids``
+    (:func:`train_for_steps`)."""
+    preset = get_preset("lite")
+    rows = [r for cid in image_ids for r in pool.legs[cid]]
+    ds = RegionDataset(pool.arrays, rows, cfg, preset.augment, train=True, seed=seed)
+    train_for_steps("landmark", model, ds, steps, lr, seed, batch_size=16, schedule=schedule, alpha=preset.alpha)
 
 
 def run_simulation(args, log=print) -> dict:

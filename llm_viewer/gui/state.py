@@ -102,14 +102,12 @@ def measure_case_legs(
 
 
 def _measure_leg(side: str, pts: dict[str, Point], pixel_spacing_mm: tuple[float, float] | None) -> LegState:
+    implausible = tuple(i.message for i in check_leg(side, {k: (p.x, p.y) for k, p in pts.items()},
+                                                       pixel_spacing_mm))
     missing = [lm for lm in LANDMARK_IDS if lm not in pts]
     if missing:
         names = ", ".join(m.replace("_", " ") for m in missing)
-        implausible = tuple(i.message for i in check_leg(side, {k: (p.x, p.y) for k, p in pts.items()},
-                                                           pixel_spacing_mm))
         return LegState(side, pts, None, f"{side} leg: {len(missing)} landmark(s) missing: {names}", implausible)
-    implausible = tuple(i.message for i in check_leg(side, {k: (p.x, p.y) for k, p in pts.items()},
-                                                       pixel_spacing_mm))
     try:
         result = measure_landmarks({side: pts}, pixel_spacing_mm)
     except MeasurementError as exc:

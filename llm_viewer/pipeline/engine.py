@@ -96,8 +96,8 @@ def flag_landmarks(result: AnalysisResult) -> None:
     * the landmarks of every implausible relation found by :func:`llm_viewer.core.plausibility.check_leg`
       (a landmark that jumped to a look-alike, e.g. the other leg's malleolus).
 
-    The engine calls it after its landmark and refinement stages; :meth:`Refiner.apply`, which recomputes
-    ``flagged`` from its own maps, calls it again. Idempotent (a warning is added once).
+    The engine calls it after its landmark stage when it does not refine; :meth:`Refiner.apply`, which
+    recomputes ``flagged`` from its own maps, calls it at its end. Idempotent (a warning is added once).
     """
     from ..core.plausibility import check_leg
 
@@ -331,9 +331,10 @@ class InferenceEngine:
             report(frac, f"{region} done")
         if refine and self.refiner is not None:
             t0 = time.perf_counter()
-            self.refiner.apply(norm, result, self.config.regions)
+            self.refiner.apply(norm, result, self.config.regions)  # ends with flag_landmarks
             timings["refine"] = time.perf_counter() - t0
-        flag_landmarks(result)
+        else:
+            flag_landmarks(result)
         timings["total"] = time.perf_counter() - t_start
         report(1.0, "done")
         return result

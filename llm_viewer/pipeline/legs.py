@@ -171,8 +171,8 @@ def _compatible(right: dict[str, Detection], left: dict[str, Detection], mid: fl
 
 
 def _split_midline_box(region: str, dets: list[Detection], chains: dict[str, dict[str, Detection]],
-                       used: set[int], mid: float) -> tuple[Detection, Detection] | None:
-    """Rule 5: the two halves of the best unused midline box of ``region``, or ``None``."""
+                       used: set[int], mid: float) -> tuple[Box, tuple[Detection, Detection]] | None:
+    """Rule 5: the best unused midline box of ``region`` and its two halves (right, left), or ``None``."""
     if any(region in chains.get(side, {}) for side in SIDES):
         return None
     cands = sorted((d for d in dets if d.region == region and id(d) not in used and _on_midline(d, mid)),
@@ -187,7 +187,7 @@ def _split_midline_box(region: str, dets: list[Detection], chains: dict[str, dic
         chain = [*chains.get(side, {}).values(), half]
         if not _consistent(sorted(chain, key=lambda c: REGIONS.index(c.region))):
             return None
-    return halves  # type: ignore[return-value]
+    return d.box, halves  # type: ignore[return-value]
 
 
 def joint_chains(right: list[Detection], left: list[Detection], mid: float) -> dict[str, dict[str, Detection]]:
@@ -319,8 +319,7 @@ def assign_legs(detections: list[Detection], *, image_norm: np.ndarray | None = 
         for region in REGIONS:
             split = _split_midline_box(region, dets, chains, used, mid)
             if split is not None:
-                chains["right"][region], chains["left"][region] = split
-                box = next(d for d in dets if d.region == region and id(d) not in used and _on_midline(d, mid)).box
+                box, (chains["right"][region], chains["left"][region]) = split
                 out.warnings = [w for w in out.warnings if not (w.startswith(f"a {region} box spans the midline"))]
                 out.warnings.append(
                     f"one {region} box covers both legs (x {box.x0:.0f}-{box.x1:.0f}); it was split into one box "
@@ -330,10 +329,10 @@ def assign_legs(detections: list[Detection], *, image_norm: np.ndarray | None = 
                 out.legs[side] = chains[side]
         if not out.legs:
             out.warnings.append("no region could be assigned to a leg")
+    used = {id(d) for chain in out.legs.values() for d in chain.values()}
     for side, chain in out.legs.items():
         missing = [r for r in REGIONS if r not in chain]
         out.missing[side] = missing
-        used = {id(d) for chain in out.legs.values() for d in chain.values()}
         unused = [d for d in groups[side] if d.region in missing and id(d) not in used]
         for r in missing:
             if any(d.region == r for d in unused):

@@ -217,6 +217,13 @@ class SGRDisagreementStrategy:
         return breakdown(evidence).sgr_disagreement_mm
 
 
+def _tta_breakdown(evidence: ImageEvidence, strategy: str) -> ScoreBreakdown:
+    """:func:`breakdown` of evidence that must carry test-time views (a ``needs_tta`` strategy)."""
+    if evidence.tta is None:
+        raise ValueError(f"the {strategy} strategy needs test-time augmentation results (ImageEvidence.tta)")
+    return breakdown(evidence)
+
+
 @dataclass
 class TTAStrategy:
     """Mean spread of the landmarks under the test-time views."""
@@ -225,10 +232,7 @@ class TTAStrategy:
     needs_tta: bool = True
 
     def score(self, evidence: ImageEvidence) -> float:
-        b = breakdown(evidence)
-        if b.tta_spread_mm is None:
-            raise ValueError("the tta strategy needs test-time augmentation results (ImageEvidence.tta)")
-        return b.tta_spread_mm
+        return _tta_breakdown(evidence, self.name).tta_spread_mm
 
 
 @dataclass
@@ -239,10 +243,7 @@ class MetricSpreadStrategy:
     needs_tta: bool = True
 
     def score(self, evidence: ImageEvidence) -> float:
-        b = breakdown(evidence)
-        if b.metric_spread_deg is None:
-            raise ValueError("the metric-spread strategy needs test-time augmentation results (ImageEvidence.tta)")
-        return b.metric_spread_deg
+        return _tta_breakdown(evidence, self.name).metric_spread_deg
 
 
 @dataclass
@@ -255,9 +256,7 @@ class CombinedStrategy:
     needs_tta: bool = True
 
     def score(self, evidence: ImageEvidence) -> float:
-        b = breakdown(evidence)
-        if b.tta_spread_mm is None or b.metric_spread_deg is None:
-            raise ValueError("the combined strategy needs test-time augmentation results (ImageEvidence.tta)")
+        b = _tta_breakdown(evidence, self.name)
         return float(math.hypot(self.disagreement_weight * b.sgr_disagreement_mm, b.tta_spread_mm)
                      + self.mm_per_deg * b.metric_spread_deg)
 
