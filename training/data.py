@@ -61,6 +61,8 @@ class CaseRecord:
     landmarks: dict[str, dict[str, tuple[float, float]]]
     rois: dict[tuple[str, str], Box]
     mask_paths: dict[str, Path]
+    content_sha256: str = ""
+    """The store manifest's hashes of the image and case file (what the fingerprint identifies)."""
 
 
 def read_store(path: str | os.PathLike[str], splits: tuple[str, ...] | None = None) -> list[CaseRecord]:
@@ -95,7 +97,8 @@ def read_store(path: str | os.PathLike[str], splits: tuple[str, ...] | None = No
         masks = {name.split("_", 1)[1]: store.mask_path(e, name) for name in e.masks if name.startswith("diaphysis_")}
         if not lms:
             continue
-        out.append(CaseRecord(e.id, e.split, store.image_path(e), case.pixel_spacing_mm, lms, rois, masks))
+        out.append(CaseRecord(e.id, e.split, store.image_path(e), case.pixel_spacing_mm, lms, rois, masks,
+                              content_sha256=f"{e.image_sha256}:{e.case_sha256}"))
     if not out:
         raise DataError(f"store {path}: no case with nine landmarks on a leg" +
                         (f" in split(s) {', '.join(splits)}" if splits else ""))
@@ -103,10 +106,14 @@ def read_store(path: str | os.PathLike[str], splits: tuple[str, ...] | None = No
 
 
 def store_fingerprint(cases: list[CaseRecord]) -> str:
-    """SHA-256 over the ids and image paths (identifies the training data in ``bundle.json``)."""
+    """SHA-256 over ids, splits, image names and content hashes: the training data in ``bundle.json``.
+
+    Content counts: two stores made with the same seed by different generator versions (same ids and
+    names, different pixels and labels) get different fingerprints.
+    """
     h = hashlib.sha256()
     for c in cases:
-        h.update(f"{c.case_id}|{c.split}|{c.image_path.name}\n".encode())
+        h.update(f"{c.case_id}|{c.split}|{c.image_path.name}|{c.content_sha256}\n".encode())
     return h.hexdigest()
 
 

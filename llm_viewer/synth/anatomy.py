@@ -18,11 +18,12 @@ import numpy as np
 
 from .geometry import LegGeometry
 from .primitives import Canvas, Layer, curve, ellipsoid, tube
+from .shapes import outline_solid, smooth_profile
 
 MU_SOFT = 0.0205
 MU_FAT = 0.0175
 MU_CORTEX = 0.052
-MU_TRABECULAR = 0.013
+MU_TRABECULAR = 0.016
 MU_MARROW = -0.0005
 MU_SUBCHONDRAL = 0.055
 
@@ -79,59 +80,106 @@ def femur_frame(g: LegGeometry) -> FemurFrame:
                       bow_mm=bow, d_t_mm=d_t, neck_length_mm=offset / math.sin(math.radians(180.0 - nsa)))
 
 
+def _proximal_outline(g: LegGeometry, fr: FemurFrame) -> np.ndarray:
+    """Control points of the proximal femur: neck from the head, greater trochanter, shaft, lesser trochanter."""
+    p = g.params
+    s = p.bone_scale
+    r = p.head_radius_mm
+    up, lat = fr.up, fr.lat
+    n_hat = g.H - fr.junction
+    n_hat = n_hat / float(np.hypot(*n_hat))
+    m_hat = perp_towards(n_hat, up)  # superior side of the neck
+    hw = fr.shaft_half_width_mm
+    u_h = float((g.H - fr.junction) @ up)
+
+    def N(t: float, w: float) -> np.ndarray:
+        return g.H - t * n_hat + w * m_hat
+
+    def Pf(u: float, v: float) -> np.ndarray:
+        return fr.junction + u * up + v * lat
+
+    lt = min(1.5, max(0.5, 1.0 + p.rotation_deg / 25.0))
+    u_gl = min(u_h - 28.0 * s, 2.0 * s)
+    return np.array([
+        N(0.55 * r, 0.8 * r), N(0.95 * r, 0.68 * r),
+        Pf(u_h - 5.0 * s, 7.0 * s), Pf(u_h - 1.0 * s, 15.0 * s), Pf(u_h - 8.0 * s, 25.0 * s),
+        Pf(u_gl, 28.0 * s), Pf(u_gl - 24.0 * s, 20.0 * s), Pf(-62.0 * s, hw + 0.6), Pf(-95.0 * s, hw - 0.8),
+        Pf(-112.0 * s, 0.0),
+        Pf(-95.0 * s, -hw + 0.8), Pf(-60.0 * s, -hw - 0.3), Pf(-48.0 * s, -hw - 1.0 - 1.0 * lt),
+        Pf(-39.0 * s, -hw - 3.0 - 4.0 * lt), Pf(-30.0 * s, -hw - 3.0 * s), Pf(-15.0 * s, -hw - 4.0 * s),
+        N(0.95 * r, -0.68 * r), N(0.55 * r, -0.8 * r),
+    ])
+
+
+def _distal_outline(g: LegGeometry) -> np.ndarray:
+    """Control points of the distal femur: metaphysis flaring into two condyles tangent to the CL–CM line
+    at CL and CM (lowest points, horizontal tangents) with the intercondylar notch around K."""
+    s = g.params.bone_scale
+    up = g.e_d
+    lat = perp_towards(up, g.lat)
+    J0 = g.K - g.notch_height_mm * g.n_c
+    xl = float((g.CL - J0) @ g.e_c)
+    xm = float((g.CM - J0) @ g.e_c)  # negative
+    hw = 14.0 * s
+
+    def A(h: float, w: float) -> np.ndarray:
+        return g.K + h * up + w * lat
+
+    def C(x: float, y: float) -> np.ndarray:
+        return J0 + x * g.e_c + y * g.n_c
+
+    nh = g.notch_height_mm + 11.0 * s
+    return np.array([
+        A(120.0 * s, hw - 0.5), A(80.0 * s, hw + 1.5), A(52.0 * s, 22.0 * s), A(32.0 * s, 31.0 * s),
+        C(xl + 15.5 * s, 27.0 * s), C(xl + 16.5 * s, 14.0 * s), C(xl + 12.5 * s, 4.5 * s), C(xl + 6.0 * s, 0.9),
+        g.CL, C(xl - 6.0 * s, 0.9), C(xl - 11.5 * s, 4.5 * s), C(8.0 * s, 12.0 * s), C(0.0, nh),
+        C(-8.0 * s, 12.0 * s), C(xm + 12.0 * s, 4.5 * s), C(xm + 6.0 * s, 0.9), g.CM, C(xm - 6.0 * s, 0.9),
+        C(xm - 13.0 * s, 5.0 * s), C(xm - 17.5 * s, 16.0 * s), C(xm - 18.0 * s, 29.0 * s),
+        A(44.0 * s, -31.0 * s), A(62.0 * s, -21.0 * s), A(85.0 * s, -hw - 1.0), A(120.0 * s, -hw + 0.5),
+        A(130.0 * s, 0.0),
+    ])
+
+
 def render_femur(canvas: Canvas, g: LegGeometry) -> FemurFrame:
-    """Femoral head, neck, trochanters, shaft with canal and bow, metaphyseal flare and both condyles."""
+    """Femoral head, proximal femur outline, shaft with canal and bow, distal metaphysis and condyles."""
     p = g.params
     s = p.bone_scale
     fr = femur_frame(g)
     up, lat = fr.up, fr.lat
-    med = -lat
     L = Layer(canvas, bone=True)
     # head: sphere centred exactly on H
     r = p.head_radius_mm
-    ellipsoid(L, g.H, [1.0, 0.0], r, r, r, cortex=1.3, mu_cortex=MU_CORTEX * 0.8, mu_inner=MU_TRABECULAR * 1.6)
-    # neck: from the head centre to the junction, waisted
-    neck_dir = fr.junction - g.H
-    nl = float(np.hypot(*neck_dir))
-    tube(L, g.H, neck_dir, [0.0, 0.55 * r, 0.9 * r, nl * 0.85, nl + 8.0], [0.8 * r, 0.7 * r, 0.66 * r, 0.8 * r,
-                                                                              1.02 * r],
-         [2.0, 2.2, 2.5, 3.0, 3.0], depth=0.85, mu_cortex=MU_CORTEX, mu_inner=MU_TRABECULAR)
-    # greater and lesser trochanters
-    ellipsoid(L, fr.junction + 16.0 * s * up + 15.0 * s * lat, up, 27.0 * s, 15.5 * s, 19.0 * s, cortex=1.4,
-              mu_cortex=MU_CORTEX * 0.9, mu_inner=MU_TRABECULAR)
-    lt_scale = min(1.5, max(0.5, 1.0 + p.rotation_deg / 25.0))
-    ellipsoid(L, fr.junction - 40.0 * s * up + (12.0 * s + 4.0 * lt_scale) * med, up, 11.0 * s,
-              5.5 * s * lt_scale, 8.0 * s, cortex=1.5, mu_cortex=MU_CORTEX, mu_inner=MU_TRABECULAR)
-    # intertrochanteric block
-    tube(L, fr.junction + 32.0 * s * up, -up, [0.0, 8.0 * s, 32.0 * s, 70.0 * s, 105.0 * s],
-         [12.0 * s, 21.0 * s, 24.0 * s, 19.0 * s, 14.5 * s], [1.5, 2.0, 2.5, 4.0, 5.0], depth=0.8,
-         mu_cortex=MU_CORTEX, mu_inner=MU_TRABECULAR)
-    # shaft: cortical walls, medullary canal, lateral bow (0 at the diaphysis landmark)
-    t_end = fr.d_t_mm + 60.0 * s
-    tk = np.linspace(0.0, t_end, 12)
+    ellipsoid(L, g.H, [1.0, 0.0], r, r, r, cortex=1.5, mu_cortex=MU_CORTEX, mu_inner=MU_TRABECULAR * 1.2)
+    outline_solid(L, _proximal_outline(g, fr), radius_mm=26.0 * s, depth=1.0, cortex_mm=1.6,
+                  mu_cortex=MU_CORTEX, mu_inner=MU_TRABECULAR)
+    # shaft: cortical walls, medullary canal opening below the lesser trochanter and closing in the
+    # distal metaphysis, lateral bow (0 at the diaphysis landmark)
     hw = fr.shaft_half_width_mm
-    ak = hw * (1.0 - 0.06 * np.sin(math.pi * np.clip(tk / fr.d_t_mm, 0, 1)))
-    ck = np.interp(tk, [0.0, 0.25 * fr.d_t_mm, 0.6 * fr.d_t_mm, fr.d_t_mm, t_end],
-                   [4.0 * s, 6.5 * s, 6.8 * s, 4.5 * s, 2.5 * s])
+    t_end = float((fr.axis_point(0.0) - g.K) @ up) - 40.0 * s
+    d = fr.d_t_mm
+    tk, ck = smooth_profile([0.0, 20.0 * s, 0.3 * d, 0.65 * d, d, t_end - 25.0 * s, t_end],
+                           [hw, 6.0 * s, 6.8 * s, 6.8 * s, 5.0 * s, 3.0 * s, hw], 24)
+    ak = hw * (1.0 - 0.06 * np.sin(math.pi * np.clip(tk / d, 0.0, 1.0)))  # as the diaphysis mask
     bow_sign = 1.0 if float(perp_towards(-up, lat) @ np.array([-(-up)[1], (-up)[0]])) > 0 else -1.0
     tube(L, fr.axis_point(0.0), -up, tk, ak, ck, depth=0.95, mu_cortex=MU_CORTEX, mu_inner=MU_MARROW,
          bow_knots=bow_sign * fr.bow(tk))
-    # distal metaphysis: flare from the shaft to the condyles, ending at the notch roof
-    roof = 11.0 * s
-    start = g.D + 25.0 * s * up
-    t_roof = float((start - g.K) @ up) - roof
-    tk = [0.0, 25.0 * s, t_roof - 75.0 * s, t_roof - 45.0 * s, t_roof - 22.0 * s, t_roof - 8.0 * s, t_roof,
-          t_roof + 3.0 * s]
-    ak = [hw, hw, 18.0 * s, 26.0 * s, 33.0 * s, 37.0 * s, 37.5 * s, 0.0]
-    ck = [4.5 * s, 4.0 * s, 2.2 * s, 1.6, 1.3, 1.2, 1.2, 1.2]
-    tube(L, start, -up, tk, ak, ck, depth=0.8, mu_cortex=MU_CORTEX, mu_inner=MU_TRABECULAR)
-    # condyles: ellipsoids tangent to the CL-CM line at CL and CM
-    a_n = 24.0 * s
-    ellipsoid(L, g.CL + a_n * g.n_c, g.e_c, 15.5 * s, a_n, 24.0 * s, cortex=1.6, mu_cortex=MU_CORTEX,
-              mu_inner=MU_TRABECULAR)
-    ellipsoid(L, g.CM + a_n * g.n_c, g.e_c, 16.0 * s, a_n, 25.0 * s, cortex=1.6, mu_cortex=MU_CORTEX,
-              mu_inner=MU_TRABECULAR)
+    outline_solid(L, _distal_outline(g), radius_mm=26.0 * s, depth=1.05, cortex_mm=1.0, mu_cortex=MU_CORTEX,
+                  mu_inner=MU_TRABECULAR)
     L.commit()
+    # fine internal structure: physeal scar, compressive trabeculae of the neck, intertrochanteric crest
+    T = Layer(canvas, bone=True)
+    J0 = g.K - g.notch_height_mm * g.n_c
+    scar = [J0 + x * g.e_c + (17.0 * s + 0.004 * x * x) * g.n_c for x in np.linspace(-30.0 * s, 30.0 * s, 7)]
+    curve(T, scar, 1.2, mu=MU_CORTEX * 0.12, depth=12.0)
+    n_hat = (g.H - fr.junction) / float(np.hypot(*(g.H - fr.junction)))
+    calcar = fr.junction - 30.0 * s * up - (hw + 1.0) * lat
+    curve(T, [g.H + 0.45 * r * up - 0.2 * r * lat, g.H - 0.2 * r * n_hat - 0.5 * r * up, calcar], 7.0 * s,
+          mu=MU_TRABECULAR * 0.35, depth=2.0)
+    u_h = float((g.H - fr.junction) @ up)
+    curve(T, [fr.junction + (u_h - 4.0 * s) * up + 17.0 * s * lat, fr.junction + 2.0 * s * up + 9.0 * s * lat,
+              fr.junction - 22.0 * s * up - 2.0 * s * lat, fr.junction - 36.0 * s * up - (hw + 1.0) * lat],
+          2.5 * s, mu=MU_CORTEX * 0.1, depth=4.0)
+    T.commit()
     return fr
 
 
@@ -141,98 +189,11 @@ def render_patella(canvas: Canvas, g: LegGeometry) -> None:
     s = p.bone_scale
     L = Layer(canvas, bone=True)
     c = g.K + 28.0 * s * g.n_c + (3.0 + 0.25 * p.rotation_deg) * g.e_c
-    ellipsoid(L, c, g.e_c, 22.0 * s, 24.0 * s, 11.0 * s, cortex=1.6, mu_cortex=MU_CORTEX, mu_inner=MU_TRABECULAR)
-    L.commit()
-
-
-def _plafond(g: LegGeometry) -> tuple[np.ndarray, np.ndarray]:
-    """Centre of the tibial plafond and the malleolar line's proximal normal."""
-    s = g.params.bone_scale
-    n_up = perp_towards(g.e_m, -g.d_t)
-    return g.A + 8.0 * s * n_up, n_up
-
-
-def render_tibia(canvas: Canvas, g: LegGeometry) -> None:
-    """Tibia: plateau cut along PL–PM with spines and subchondral line, shaft, plafond, medial malleolus."""
-    s = g.params.bone_scale
-    L = Layer(canvas, bone=True)
-    Pc = (g.PL + g.PM) / 2.0
-    half = float(np.hypot(*(g.PM - g.PL))) / 2.0
-    tk = [-10.0, 0.0, 6.0 * s, 14.0 * s, 24.0 * s, 34.0 * s, 46.0 * s, 62.0 * s, 85.0 * s, 115.0 * s]
-    ak = [half, half, half - 0.3 * s, half - 1.5 * s, half - 5.0 * s, 0.5 * half + 10.0 * s, 22.0 * s, 18.0 * s,
-          15.5 * s, 14.5 * s]
-    ck = [1.2, 1.2, 1.2, 1.3, 1.5, 1.8, 2.5, 3.2, 4.2, 5.0]
-    tube(L, Pc, g.d_t, tk, ak, ck, depth=0.78, mu_cortex=MU_CORTEX, mu_inner=MU_TRABECULAR, clip=(Pc, g.n_p))
-    curve(L, [g.PL + 2.0 * g.e_p + 1.6 * g.n_p, g.PM - 2.0 * g.e_p + 1.6 * g.n_p], 1.3, mu=MU_SUBCHONDRAL,
-          depth=12.0)
-    for k in (-1.0, 1.0):
-        ellipsoid(L, Pc + k * 5.5 * s * g.e_p - 3.0 * s * g.n_p, g.n_p, 7.0 * s, 3.6 * s, 8.0 * s, cortex=1.0,
-                  mu_cortex=MU_CORTEX * 0.8, mu_inner=MU_TRABECULAR)
-    F, n_up = _plafond(g)
-    Fc = F - 4.0 * s * g.e_m  # distal tibia centred a little medially (the fibula is lateral)
-    top = Pc + 60.0 * s * g.d_t
-    ax = Fc - top
-    ln = float(np.hypot(*ax))
-    tk = [0.0, 0.45 * ln, 0.7 * ln, ln - 32.0 * s, ln - 6.0, ln + 10.0]
-    ak = [16.0 * s, 13.0 * s, 13.5 * s, 19.0 * s, 23.0 * s, 23.5 * s]
-    ck = [4.5 * s, 5.5 * s, 5.0 * s, 2.2 * s, 1.3, 1.3]
-    tube(L, top, ax, tk, ak, ck, depth=0.85, mu_cortex=MU_CORTEX, mu_inner=MU_MARROW, clip=(F, n_up))
-    # trabecular distal metaphysis over the canal
-    tube(L, top, ax, [ln - 60.0 * s, ln - 32.0 * s, ln - 6.0, ln + 10.0], [12.0 * s, 19.0 * s, 23.0 * s, 23.5 * s],
-         [2.5, 2.0, 1.3, 1.3], depth=0.85, mu_cortex=MU_CORTEX, mu_inner=MU_TRABECULAR, clip=(F, n_up))
-    curve(L, [F - 19.0 * s * g.e_m - 0.8 * n_up, F + 17.0 * s * g.e_m - 0.8 * n_up], 1.2, mu=MU_SUBCHONDRAL,
-          depth=14.0)
-    # medial malleolus: outer edge through MM
-    ellipsoid(L, g.MM + 7.0 * s * g.e_m + 2.0 * s * n_up, n_up, 14.0 * s, 7.0 * s, 11.0 * s, cortex=1.5,
-              mu_cortex=MU_CORTEX, mu_inner=MU_TRABECULAR)
-    L.commit()
-
-
-def render_fibula(canvas: Canvas, g: LegGeometry) -> None:
-    """Fibular head under the lateral plateau, thin shaft, lateral malleolus reaching ML."""
-    p = g.params
-    s = p.bone_scale
-    L = Layer(canvas, bone=True)
-    shift = 0.3 * p.rotation_deg  # external rotation moves the fibula behind the tibia: more overlap
-    lat_p = -g.e_p
-    head = g.PL + (4.0 * s - shift) * lat_p + 20.0 * s * g.n_p
-    ellipsoid(L, head, g.n_p, 13.0 * s, 12.0 * s, 12.0 * s, cortex=1.5, mu_cortex=MU_CORTEX,
-              mu_inner=MU_TRABECULAR)
-    F, n_up = _plafond(g)
-    lm = g.ML - 10.0 * s * g.e_m + 4.0 * s * n_up - 0.15 * shift * g.e_m
-    ax = lm - head
-    ln = float(np.hypot(*ax))
-    tk = [0.0, 20.0 * s, 0.3 * ln, 0.7 * ln, ln - 40.0 * s, ln, ln + 8.0 * s, ln + 14.0 * s, ln + 18.0 * s]
-    ak = [8.5 * s, 7.0 * s, 7.0 * s, 6.5 * s, 8.0 * s, 10.0 * s, 9.0 * s, 6.0 * s, 0.0]
-    ck = [1.5, 2.5, 2.8, 2.8, 2.0, 1.4, 1.4, 1.4, 1.4]
-    tube(L, head, ax, tk, ak, ck, depth=1.0, mu_cortex=MU_CORTEX, mu_inner=MU_TRABECULAR * 0.3)
-    L.commit()
-
-
-def render_foot(canvas: Canvas, g: LegGeometry) -> None:
-    """Talus in the mortise, calcaneus, navicular, cuboid and the metatarsal bases, foreshortened."""
-    s = g.params.bone_scale
-    F, n_up = _plafond(g)
-    L = Layer(canvas, bone=True)
-    ellipsoid(L, F - 20.0 * s * n_up + 1.0 * s * g.e_m, g.e_m, 17.5 * s, 16.0 * s, 22.0 * s, cortex=1.4,
-              mu_cortex=MU_CORTEX, mu_inner=MU_TRABECULAR)
-    L.commit()
-    L = Layer(canvas, bone=True)
-    ellipsoid(L, g.A - 40.0 * s * n_up + 4.0 * s * g.e_m, g.e_m, 23.0 * s, 17.0 * s, 28.0 * s, cortex=1.5,
-              mu_cortex=MU_CORTEX * 0.9, mu_inner=MU_TRABECULAR * 0.8)
-    L.commit()
-    L = Layer(canvas, bone=True)
-    ellipsoid(L, g.A - 36.0 * s * n_up - 14.0 * s * g.e_m, g.e_m, 13.0 * s, 9.0 * s, 14.0 * s, cortex=1.2,
-              mu_cortex=MU_CORTEX, mu_inner=MU_TRABECULAR)
-    ellipsoid(L, g.A - 52.0 * s * n_up + 16.0 * s * g.e_m, g.e_m, 12.0 * s, 10.0 * s, 14.0 * s, cortex=1.2,
-              mu_cortex=MU_CORTEX, mu_inner=MU_TRABECULAR)
-    L.commit()
-    L = Layer(canvas, bone=True)
-    for k in range(5):
-        base = g.A - (58.0 + 3.0 * abs(k - 2)) * s * n_up + (-22.0 + 11.0 * k) * s * g.e_m
-        direction = -n_up + 0.12 * (k - 2) * g.e_m
-        tube(L, base, direction, [0.0, 4.0, 18.0 * s, 30.0 * s], [0.0, 5.5 * s, 4.0 * s, 4.2 * s],
-             [1.0, 1.5, 1.8, 1.8], depth=1.6, mu_cortex=MU_CORTEX, mu_inner=MU_TRABECULAR)
+    pts = [c + (x * g.e_c + y * g.n_c) * s for x, y in ((-17.0, 19.0), (0.0, 23.5), (17.0, 19.0), (22.0, 4.0),
+                                                          (15.0, -13.0), (3.0, -23.0), (-8.0, -18.0),
+                                                          (-20.0, -4.0))]
+    outline_solid(L, pts, radius_mm=19.0 * s, depth=0.55, cortex_mm=1.4, mu_cortex=MU_CORTEX,
+                  mu_inner=MU_TRABECULAR)
     L.commit()
 
 
@@ -243,21 +204,31 @@ def render_soft_tissue(L: Layer, g: LegGeometry, crotch_y_mm: float) -> None:
     top = np.array([g.H[0] + 18.0 * g.lat[0], crotch_y_mm - 120.0])
     ax = g.K - top
     ln = float(np.hypot(*ax))
-    tk = [0.0, 60.0, 0.3 * ln, 0.75 * ln, ln, ln + 40.0]
-    ak = [40.0 * k, 90.0 * k, 86.0 * k, 64.0 * k, 50.0 + 6.0 * (k - 1.0), 50.0 + 6.0 * (k - 1.0)]
     fat = 8.0 + 14.0 * (k - 0.7)
-    tube(L, top, ax, tk, ak, [fat * 0.5, fat, fat, fat * 0.8, 6.0, 6.0], depth=0.93, mu_cortex=MU_FAT,
-         mu_inner=MU_SOFT)
+    knots = [0.0, 60.0, 0.3 * ln, 0.75 * ln, ln, ln + 40.0]
+    tk, ak = smooth_profile(knots, [40.0 * k, 90.0 * k, 86.0 * k, 64.0 * k, 50.0 + 6.0 * (k - 1.0),
+                                    50.0 + 6.0 * (k - 1.0)], 48)
+    _, ck = smooth_profile(knots, [fat * 0.5, fat, fat, fat * 0.8, 6.0, 6.0], 48)
+    tube(L, top, ax, tk, ak, ck, depth=0.93, mu_cortex=MU_FAT, mu_inner=MU_SOFT)
     ax2 = g.A - g.K
     l2 = float(np.hypot(*ax2))
-    tk = [-20.0, 0.22 * l2, 0.55 * l2, 0.82 * l2, l2, l2 + 30.0]
-    ak = [50.0 + 6.0 * (k - 1.0), 57.0 * k, 50.0 * k, 35.0 + 4.0 * (k - 1.0), 33.0, 33.0]
-    tube(L, g.K, ax2, tk, ak, [6.0, 8.0 * k, 7.0 * k, 4.0, 3.0, 3.0], depth=0.92, mu_cortex=MU_FAT,
-         mu_inner=MU_SOFT)
+    knots = [-70.0, -20.0, 0.22 * l2, 0.55 * l2, 0.82 * l2, l2, l2 + 30.0]
+    tk, ak = smooth_profile(knots, [30.0, 50.0 + 6.0 * (k - 1.0), 57.0 * k, 50.0 * k, 35.0 + 4.0 * (k - 1.0), 33.0,
+                                    33.0], 40)
+    _, ck = smooth_profile(knots, [4.0, 6.0, 8.0 * k, 7.0 * k, 4.0, 3.0, 3.0], 40)
+    tube(L, g.K, ax2, tk, ak, ck, depth=0.92, mu_cortex=MU_FAT, mu_inner=MU_SOFT)
     _, n_up = _plafond(g)
     # the foot, foreshortened in AP: widens below the ankle, rounded toes end
-    tube(L, g.A, -n_up, [-10.0, 20.0, 50.0, 75.0, 95.0, 105.0], [33.0, 38.0, 44.0, 46.0, 36.0, 0.0],
-         [4.0] * 6, depth=1.6, mu_cortex=MU_FAT, mu_inner=MU_SOFT)
+    tk, ak = smooth_profile([-35.0, -5.0, 20.0, 50.0, 75.0, 95.0, 108.0], [8.0, 30.0, 38.0, 44.0, 46.0, 36.0, 0.0],
+                            40)
+    tube(L, g.A, -n_up, tk, ak, np.full_like(tk, 4.0), depth=1.6, mu_cortex=MU_FAT, mu_inner=MU_SOFT)
+
+
+def _plafond(g: LegGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """Centre of the tibial plafond and the malleolar line's proximal normal."""
+    s = g.params.bone_scale
+    n_up = perp_towards(g.e_m, -g.d_t)
+    return g.A + 8.0 * s * n_up, n_up
 
 
 def render_leg(canvas: Canvas, body: Layer, g: LegGeometry, crotch_y_mm: float) -> FemurFrame:
@@ -265,6 +236,8 @@ def render_leg(canvas: Canvas, body: Layer, g: LegGeometry, crotch_y_mm: float) 
     render_soft_tissue(body, g, crotch_y_mm)
     fr = render_femur(canvas, g)
     render_patella(canvas, g)
+    from .lower_leg import render_fibula, render_foot, render_tibia
+
     render_tibia(canvas, g)
     render_fibula(canvas, g)
     render_foot(canvas, g)

@@ -31,7 +31,7 @@ from .pelvis import render_pelvis
 from .primitives import Canvas, Layer
 from .truth import diaphysis_mask, roi_boxes
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 VALUE_OFFSET = 1200.0
 VALUE_GAIN = 7800.0
 MAX_ATTEMPTS = 20
@@ -137,7 +137,8 @@ def _exposure(study: StudyParameters, config: SynthConfig, rng: np.random.Genera
     return Exposure(seams_y_px=tuple(int(c) for c in cuts), section_gain=gains, heel=float(rng.uniform(0.05, 0.2)),
                     collimation_x_px=col, collimation_y_px=(float(top), float(bottom)), photons=float(photons),
                     scatter_fraction=study.scatter_fraction, compression=float(rng.uniform(0.55, 0.75)),
-                    detail_gain=float(rng.uniform(0.6, 1.2)), texture=float(rng.uniform(0.04, 0.08)))
+                    detail_gain=float(rng.uniform(0.6, 1.2)), texture=float(rng.uniform(0.06, 0.11)),
+                    fine_texture=float(rng.uniform(0.05, 0.09)), soft_mottle=float(rng.uniform(0.015, 0.035)))
 
 
 def generate_case(seed: int, config: SynthConfig | None = None, *, index: int = 0) -> SyntheticCase:

@@ -154,11 +154,11 @@ def build_leg(params: LegParameters, H_x_mm: float, A_x_mm: float, A_y_mm: float
     s = params.bone_scale
     notch_h = 9.0 * s
     J = K - notch_h * n_c  # point of the condylar tangent line below the notch
-    w_cl, w_cm = 24.0 * s, 25.0 * s  # condyle tangent points (centres of the distal condyles)
+    w_cl, w_cm = 24.0 * s * params.condyle_spread, 25.0 * s * params.condyle_spread  # condyle tangent points (centres of the distal condyles)
     CL = J + w_cl * e_c
     CM = J - w_cm * e_c
     # Plateau: below the condylar line by the joint space; keep >= 1.5 mm everywhere despite JLCA.
-    w_pl, w_pm = 36.0 * s, 38.0 * s
+    w_pl, w_pm = 36.0 * s * params.plateau_spread, 38.0 * s * params.plateau_spread
     gap = (10.0 if params.knee_implant else 4.5) * s
     P0 = J + gap * n_p
     PL = P0 - w_pl * e_p
@@ -168,7 +168,7 @@ def build_leg(params: LegParameters, H_x_mm: float, A_x_mm: float, A_y_mm: float
     if g_min < 1.5 * s:
         P0 = P0 + (1.5 * s - g_min) / float(np.dot(-n_c, n_p)) * n_p
         PL, PM = P0 - w_pl * e_p, P0 + w_pm * e_p
-    hw = 35.0 * s
+    hw = 35.0 * s * params.malleolar_spread
     ML = A + hw * e_m
     MM = A - hw * e_m
 

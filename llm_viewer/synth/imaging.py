@@ -39,7 +39,11 @@ class Exposure:
     detail_gain: float = 0.8
     """Unsharp-mask gain at about 3 mm (edge enhancement of the console)."""
     texture: float = 0.5
-    """Amplitude of the trabecular texture (log units, where bone is thick)."""
+    """Amplitude of the coarse trabecular texture (log units, where bone is thick)."""
+    fine_texture: float = 0.0
+    """Amplitude of the full-resolution trabecular streaks (log units, where bone is thick)."""
+    soft_mottle: float = 0.0
+    """Amplitude of the soft-tissue mottling (log units, where the body is thick)."""
 
 
 def _upsample(a: np.ndarray, scale: int, width: int, height: int) -> np.ndarray:
@@ -98,6 +102,14 @@ def form_log_image(canvas: Canvas, exp: Exposure, rng: np.random.Generator) -> t
     tex = cv2.GaussianBlur(tex, (0, 0), max(0.6, 0.5 / canvas.step_mm))
     tex -= cv2.GaussianBlur(tex, (0, 0), max(1.5, 2.0 / canvas.step_mm))
     value = value + F32(exp.texture) * tex * np.minimum(canvas.bone * F32(2.0), F32(1.0))
+    # soft tissue is not a uniform gel: muscle bellies, fat and vessels give a faint mottling (~10 mm)
+    if exp.soft_mottle > 0:
+        mot = noise_field(rng, max(1, hc // 4), max(1, wc // 4), pool=1 << 16)
+        mot = cv2.GaussianBlur(mot, (0, 0), 10.0 / (canvas.step_mm * 4), sigmaY=25.0 / (canvas.step_mm * 4))
+        mot /= F32(max(float(mot.std()), 1e-6))
+        mot = cv2.resize(mot, (wc, hc), interpolation=cv2.INTER_LINEAR)
+        soft = np.clip((canvas.att - canvas.bone) * F32(0.6), F32(0.0), F32(1.0))
+        value = value + F32(exp.soft_mottle) * mot * soft
     sigma = (F32(1.0) / np.sqrt(F32(exp.photons) * detected)).astype(F32)
     return value.astype(F32), sigma
 
@@ -118,6 +130,8 @@ def to_full_resolution(value: np.ndarray, sigma: np.ndarray, canvas: Canvas, exp
     noise = noise_field(rng, H, W)
     sig = _upsample(sigma, f, W, H)
     img = img + noise * sig
+    if exp.fine_texture > 0:
+        img += F32(exp.fine_texture) * trabecular_streaks(rng, canvas)
     # seams: each section has its own small offset; the join itself is a thin line
     row_off = np.zeros(H, dtype=F32)
     edges = [0, *exp.seams_y_px, H]
@@ -127,3 +141,25 @@ def to_full_resolution(value: np.ndarray, sigma: np.ndarray, canvas: Canvas, exp
         row_off[max(0, y - 1):y + 2] += F32(0.03)
     img += row_off[:, None]
     return img
+
+
+def trabecular_streaks(rng: np.random.Generator, canvas: Canvas) -> np.ndarray:
+    """Full-resolution trabecular pattern: band-pass noise (~0.4–1.5 mm) stretched along the limb.
+
+    Cancellous bone projects as a mottled, mostly longitudinal grain (trabeculae follow the load lines
+    of the femur and tibia). Rendered at half resolution, weighted by the bone's projected thickness
+    (zero outside bone) and upsampled. Unit variance before weighting.
+    """
+    W, H = canvas.width_px, canvas.height_px
+    h2, w2 = -(-H // 2), -(-W // 2)
+    px = 2.0 * canvas.spacing_mm
+    n = noise_field(rng, h2, w2, pool=1 << 18)
+    a = cv2.GaussianBlur(n, (0, 0), sigmaX=max(0.5, 0.3 / px), sigmaY=max(0.8, 1.0 / px))
+    b = cv2.GaussianBlur(n, (0, 0), sigmaX=max(1.0, 1.0 / px), sigmaY=max(2.0, 3.0 / px))
+    t = a - b
+    t /= F32(max(float(t[::8, ::8].std()), 1e-6))
+    weight = np.minimum(canvas.bone * F32(1.5), F32(1.0))
+    weight = cv2.resize(weight, (canvas.wc * canvas.scale // 2, canvas.hc * canvas.scale // 2),
+                        interpolation=cv2.INTER_LINEAR)[:h2, :w2]
+    t *= weight
+    return cv2.resize(t, (w2 * 2, h2 * 2), interpolation=cv2.INTER_LINEAR)[:H, :W]

@@ -136,6 +136,12 @@ class LegParameters:
     plate: str = "none"
     """``"none"``, ``"femur"`` or ``"tibia"``: a lateral plate with screws."""
     bracelet: bool = False
+    condyle_spread: float = 1.0
+    """Scale of the distance between the condyles' tangent points (CL–CM), on top of ``bone_scale``."""
+    plateau_spread: float = 1.0
+    """Scale of the tibial plateau width (PL–PM), on top of ``bone_scale``."""
+    malleolar_spread: float = 1.0
+    """Scale of the malleolar width (ML–MM), on top of ``bone_scale``."""
 
     @property
     def hka_deg(self) -> float:
@@ -287,6 +293,10 @@ def sample_study(rng: np.random.Generator, config: SynthConfig) -> StudyParamete
             soft_tissue_scale=_clip(rng.normal(1.0, 0.18), 0.7, 1.6),
             knee_implant=bool(knee_impl), hip_implant=bool(hip_impl), plate=plate,
             bracelet=bool(rng.random() < 0.03),
+            # Joint widths vary between people independently of overall size (about 5-7 % SD).
+            condyle_spread=_clip(rng.normal(1.0, 0.07), 0.85, 1.18),
+            plateau_spread=_clip(rng.normal(1.0, 0.05), 0.88, 1.12),
+            malleolar_spread=_clip(rng.normal(1.0, 0.06), 0.86, 1.15),
         )
         legs[side] = p
     hip_distance = _clip(rng.normal(182.0, 10.0) * body, 150.0, 220.0)

@@ -12,6 +12,7 @@ import numpy as np
 from .anatomy import MU_CORTEX, MU_FAT, MU_SOFT, MU_TRABECULAR
 from .geometry import StudyGeometry
 from .primitives import Canvas, Layer, curve, ellipse_points, ellipsoid, polygon, smooth_closed, tube
+from .shapes import outline_solid
 
 
 def render_pelvis(canvas: Canvas, body: Layer, geo: StudyGeometry, rng: np.random.Generator) -> float:
@@ -41,10 +42,14 @@ def render_pelvis(canvas: Canvas, body: Layer, geo: StudyGeometry, rng: np.rando
          mu_inner=MU_SOFT)
     # bowel gas: a few lucent blobs over the upper pelvis
     G = Layer(canvas)
-    for _ in range(int(rng.integers(2, 7))):
-        c = O + rng.uniform(-0.8, 0.8) * h * ex - rng.uniform(60.0, 170.0) * k * ey
-        ellipsoid(G, c, [1.0, rng.uniform(-0.5, 0.5)], rng.uniform(10, 30), rng.uniform(8, 20), rng.uniform(10, 25),
-                  cortex=0.0, mu_cortex=MU_SOFT * 0.8, mu_inner=MU_SOFT * 0.8)
+    for _ in range(int(rng.integers(3, 9))):
+        c = O + rng.uniform(-0.8, 0.8) * h * ex - rng.uniform(40.0, 180.0) * k * ey
+        n = 7
+        ang = np.linspace(0.0, 2 * np.pi, n, endpoint=False) + rng.uniform(0, 1)
+        rad = rng.uniform(6.0, 22.0) * rng.uniform(0.6, 1.3, size=n)
+        blob = c + np.stack([np.cos(ang) * rad * rng.uniform(1.0, 1.8), np.sin(ang) * rad], axis=1)
+        polygon(G, smooth_closed(blob), value=float(rng.uniform(0.15, 0.45)), soften_mm=float(rng.uniform(2.5, 5.0)),
+                mode="add")
     G.commit(weight=-1.0)
 
     B = Layer(canvas, bone=True)
@@ -63,9 +68,23 @@ def render_pelvis(canvas: Canvas, body: Layer, geo: StudyGeometry, rng: np.rando
         wing = [P(sg, h - 30 * k, -22 * k), P(sg, h + 30 * k, -22 * k), P(sg, h + 48 * k, -55 * k),
                 P(sg, h + 62 * k, -100 * k), P(sg, h + 48 * k, -135 * k), P(sg, h + 5 * k, -150 * k),
                 P(sg, h - 40 * k, -138 * k), P(sg, h - 52 * k, -110 * k), P(sg, h - 50 * k, -60 * k)]
-        polygon(B, smooth_closed(wing), value=0.30, soften_mm=2.5)
+        W = Layer(canvas, bone=True)
+        outline_solid(W, wing, radius_mm=9.0 * k, depth=0.45, cortex_mm=1.6, mu_cortex=MU_CORTEX,
+                      mu_inner=MU_TRABECULAR * 0.6)
+        # supra-acetabular body: thick bone from the lower wing into the acetabular roof
+        Hs = geo.legs["right" if sg == 1 else "left"].H
+        a0, a1 = (195.0, 330.0) if sg == 1 else (210.0, 345.0)
+        arc = Hs + (hr + 5.5) * np.stack([np.cos(np.radians(np.linspace(a0, a1, 7))),
+                                          np.sin(np.radians(np.linspace(a0, a1, 7)))], axis=1)
+        top = [P(sg, h + 32 * k, -48 * k), P(sg, h - 10 * k, -80 * k), P(sg, h - 46 * k, -62 * k)]
+        if np.hypot(*(arc[0] - top[-1])) > np.hypot(*(arc[-1] - top[-1])):
+            arc = arc[::-1]
+        outline_solid(W, [*top, *arc],
+                      radius_mm=22.0 * k, depth=0.7, cortex_mm=0.8, mu_cortex=MU_TRABECULAR * 2.2,
+                      mu_inner=MU_TRABECULAR * 1.6)
+        W.commit()
         crest = smooth_closed(wing)[8:40]
-        curve(B, crest, 3.5 * k, mu=MU_CORTEX, depth=1.4)
+        curve(B, crest, 2.5 * k, mu=MU_CORTEX * 0.8, depth=1.6)
         # sacroiliac joint margins
         curve(B, [P(sg, h - 50 * k, -120 * k), P(sg, h - 55 * k, -85 * k), P(sg, h - 50 * k, -58 * k)], 2.5 * k,
               mu=MU_CORTEX, depth=2.0)
@@ -76,11 +95,11 @@ def render_pelvis(canvas: Canvas, body: Layer, geo: StudyGeometry, rng: np.rando
         # acetabulum: roof (sourcil) arc, posterior wall, teardrop
         Hs = geo.legs["right" if sg == 1 else "left"].H
         ang = np.radians(np.linspace(195.0, 330.0, 16)) if sg == 1 else np.radians(np.linspace(210.0, 345.0, 16))
-        roof = Hs + (hr + 2.5) * np.stack([np.cos(ang), np.sin(ang)], axis=1)
+        roof = Hs + (hr + 4.5) * np.stack([np.cos(ang), np.sin(ang)], axis=1)
         curve(B, roof, 2.4, mu=MU_CORTEX, depth=3.5)
         cup = [Hs + (hr + 6) * np.array([np.cos(a), np.sin(a)]) for a in np.radians(np.linspace(180, 360, 9))]
-        polygon(B, [Hs + np.array([-(hr + 14), -2.0]), *cup, Hs + np.array([hr + 14, -2.0])], value=0.28,
-                soften_mm=3.0)
+        polygon(B, [Hs + np.array([-(hr + 14), -2.0]), *cup, Hs + np.array([hr + 14, -2.0])], value=0.12,
+                soften_mm=4.0)
         ellipsoid(B, P(sg, h - hr - 8 * k, 2 * k), ey, 14 * k, 5 * k, 10 * k, cortex=1.5, mu_cortex=MU_CORTEX,
                   mu_inner=MU_TRABECULAR)
         # pubis and ischium: a plate with the obturator foramen as a hole, cortical rims around it
@@ -94,8 +113,8 @@ def render_pelvis(canvas: Canvas, body: Layer, geo: StudyGeometry, rng: np.rando
         curve(B, hole, 2.2 * k, mu=MU_CORTEX, depth=2.5, closed=True)
         curve(B, [P(sg, h - 45 * k, 0.0), P(sg, h - 62 * k, 20 * k), P(sg, 20 * k, 28 * k)], 2.5 * k,
               mu=MU_CORTEX, depth=2.5)
-        ellipsoid(B, P(sg, h - 15 * k, 80 * k), ey, 15 * k, 14 * k, 18 * k, cortex=2.0, mu_cortex=MU_CORTEX,
-                  mu_inner=MU_TRABECULAR)
+        ellipsoid(B, P(sg, h - 15 * k, 80 * k), ey, 17 * k, 13 * k, 18 * k, cortex=1.2, mu_cortex=MU_CORTEX * 0.7,
+                  mu_inner=MU_TRABECULAR * 1.4)
         # pubic body beside the symphysis (the gap between the two is the symphysis)
         ellipsoid(B, P(sg, 11 * k, 45 * k), ey, 16 * k, 8.5 * k, 12 * k, cortex=1.8, mu_cortex=MU_CORTEX,
                   mu_inner=MU_TRABECULAR)

@@ -71,3 +71,23 @@ def test_side_convention_right_leg_on_image_left_medial_plus_x():
     assert r["femoral_condyle_medial"][0] > r["femoral_condyle_lateral"][0]
     assert left["femoral_condyle_medial"][0] < left["femoral_condyle_lateral"][0]
     assert r["malleolus_medial"][0] > r["malleolus_lateral"][0]
+
+
+def test_joint_widths_vary_between_legs_and_stay_plausible():
+    """Version 1 drew every malleolar line at exactly 0.946 and every condylar line at 0.662 of the plateau."""
+    from llm_viewer.core.plausibility import check_leg
+
+    cfg = SynthConfig.with_height(1024)
+    sp = cfg.pixel_spacing_mm
+    mall, cond = [], []
+    for seed in range(100):
+        geo = build_study(sample_study(np.random.default_rng(seed), cfg), sp)
+        for side, leg in geo.legs.items():
+            plateau = np.linalg.norm(leg.PL - leg.PM)
+            mall.append(np.linalg.norm(leg.ML - leg.MM) / plateau)
+            cond.append(np.linalg.norm(leg.CL - leg.CM) / plateau)
+            assert not check_leg(side, {k: tuple(v) for k, v in leg.landmarks_px(sp).items()}), (seed, side)
+    mall, cond = np.array(mall), np.array(cond)
+    assert 0.04 < mall.std() < 0.12 and 0.85 < mall.mean() < 1.05
+    assert 0.04 < cond.std() < 0.12 and 0.6 < cond.mean() < 0.72
+    assert mall.max() - mall.min() > 0.15 and cond.max() - cond.min() > 0.15

@@ -93,3 +93,20 @@ def test_monochrome1_is_inverted():
     a, b = generate_case(9, cfg2), generate_case(9, cfg1)
     assert b.photometric == "MONOCHROME1"
     assert np.array_equal(a.pixels.astype(np.int64), 65535 - b.pixels.astype(np.int64))
+
+
+def test_trabecular_grain_lies_inside_bone_and_runs_along_the_limb():
+    from llm_viewer.synth.imaging import trabecular_streaks
+    from llm_viewer.synth.primitives import Canvas
+
+    canvas = Canvas(400, 800, 0.14, 4)
+    canvas.bone[:, canvas.wc // 2:] = 1.0  # right half is bone
+    t = trabecular_streaks(np.random.default_rng(0), canvas)
+    assert t.shape == (800, 400)
+    assert np.abs(t[:, :180]).max() == 0.0  # nothing outside bone (upsampling blends only at the edge)
+    inside = t[:, 230:]
+    assert 0.5 < inside.std() < 2.0
+    # longitudinal grain: neighbours along the limb (rows) correlate more than across it (columns)
+    along = np.corrcoef(inside[:-4].ravel(), inside[4:].ravel())[0, 1]
+    across = np.corrcoef(inside[:, :-4].ravel(), inside[:, 4:].ravel())[0, 1]
+    assert along > across + 0.2
