@@ -144,7 +144,7 @@ def to_full_resolution(value: np.ndarray, sigma: np.ndarray, canvas: Canvas, exp
 
 
 def trabecular_streaks(rng: np.random.Generator, canvas: Canvas) -> np.ndarray:
-    """Full-resolution trabecular pattern: band-pass noise (~0.4–1.5 mm) stretched along the limb.
+    """Full-resolution trabecular pattern: band-pass noise (~0.3–3 mm) stretched along the limb.
 
     Cancellous bone projects as a mottled, mostly longitudinal grain (trabeculae follow the load lines
     of the femur and tibia). Rendered at half resolution, weighted by the bone's projected thickness
