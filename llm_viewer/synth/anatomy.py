@@ -101,13 +101,14 @@ def _proximal_outline(g: LegGeometry, fr: FemurFrame) -> np.ndarray:
     lt = min(1.5, max(0.5, 1.0 + p.rotation_deg / 25.0))
     u_gl = min(u_h - 28.0 * s, 2.0 * s)
     return np.array([
-        N(0.55 * r, 0.8 * r), N(0.95 * r, 0.68 * r),
-        Pf(u_h - 5.0 * s, 7.0 * s), Pf(u_h - 1.0 * s, 15.0 * s), Pf(u_h - 8.0 * s, 25.0 * s),
+        N(0.45 * r, 0.76 * r), N(0.95 * r, 0.68 * r),
+        Pf(u_h - 5.0 * s, 7.0 * s), Pf(u_h - 1.5 * s, 14.0 * s), Pf(u_h - 3.5 * s, 20.5 * s),
+        Pf(u_h - 9.0 * s, 25.5 * s),
         Pf(u_gl, 28.0 * s), Pf(u_gl - 24.0 * s, 20.0 * s), Pf(-62.0 * s, hw + 0.6), Pf(-95.0 * s, hw - 0.8),
         Pf(-112.0 * s, 0.0),
         Pf(-95.0 * s, -hw + 0.8), Pf(-60.0 * s, -hw - 0.3), Pf(-48.0 * s, -hw - 1.0 - 1.0 * lt),
         Pf(-39.0 * s, -hw - 3.0 - 4.0 * lt), Pf(-30.0 * s, -hw - 3.0 * s), Pf(-15.0 * s, -hw - 4.0 * s),
-        N(0.95 * r, -0.68 * r), N(0.55 * r, -0.8 * r),
+        N(0.95 * r, -0.68 * r), N(0.45 * r, -0.76 * r),
     ])
 
 
@@ -161,20 +162,36 @@ def render_femur(canvas: Canvas, g: LegGeometry) -> FemurFrame:
                            [hw, 6.0 * s, 6.8 * s, 6.8 * s, 5.0 * s, 3.0 * s, hw], 24)
     ak = hw * (1.0 - 0.06 * np.sin(math.pi * np.clip(tk / d, 0.0, 1.0)))  # as the diaphysis mask
     bow_sign = 1.0 if float(perp_towards(-up, lat) @ np.array([-(-up)[1], (-up)[0]])) > 0 else -1.0
+    # eccentric canal: the medial cortex is thicker below the lesser trochanter (calcar femorale) and the
+    # lateral one along the mid-shaft (the tension side of the bow)
+    left_is_lat = float(np.array([-(-up)[1], (-up)[0]]) @ lat) > 0
+    to_lat = 1.0 if left_is_lat else -1.0
+    shift = to_lat * np.interp(tk, [0.0, 25.0 * s, 0.45 * d, 0.8 * d, d], [0.0, 1.6, 0.3, -0.8, 0.0]) * s
+    shift *= p.cortex_asymmetry
     tube(L, fr.axis_point(0.0), -up, tk, ak, ck, depth=0.95, mu_cortex=MU_CORTEX, mu_inner=MU_MARROW,
-         bow_knots=bow_sign * fr.bow(tk))
+         bow_knots=bow_sign * fr.bow(tk), canal_shift_knots=np.clip(shift, -0.6 * ck, 0.6 * ck))
     outline_solid(L, _distal_outline(g), radius_mm=26.0 * s, depth=1.05, cortex_mm=1.0, mu_cortex=MU_CORTEX,
                   mu_inner=MU_TRABECULAR)
     L.commit()
     # fine internal structure: physeal scar, compressive trabeculae of the neck, intertrochanteric crest
     T = Layer(canvas, bone=True)
     J0 = g.K - g.notch_height_mm * g.n_c
-    scar = [J0 + x * g.e_c + (17.0 * s + 0.004 * x * x) * g.n_c for x in np.linspace(-30.0 * s, 30.0 * s, 7)]
-    curve(T, scar, 1.2, mu=MU_CORTEX * 0.12, depth=12.0)
+    # physeal scar: faint and slightly wavy, not a drawn line
+    xs = np.linspace(-30.0 * s, 30.0 * s, 9)
+    wave = 0.8 * np.sin(xs / (6.0 * s) + 0.37 * g.params.rotation_deg)
+    scar = [J0 + x * g.e_c + (17.0 * s + 0.004 * x * x + w) * g.n_c for x, w in zip(xs, wave)]
+    curve(T, scar, 1.4, mu=MU_CORTEX * 0.07, depth=12.0)
     n_hat = (g.H - fr.junction) / float(np.hypot(*(g.H - fr.junction)))
     calcar = fr.junction - 30.0 * s * up - (hw + 1.0) * lat
     curve(T, [g.H + 0.45 * r * up - 0.2 * r * lat, g.H - 0.2 * r * n_hat - 0.5 * r * up, calcar], 7.0 * s,
           mu=MU_TRABECULAR * 0.35, depth=2.0)
+    # principal tensile trabeculae: from the lateral cortex below the greater trochanter, arching over the
+    # neck into the inferior head (with the compressive group they frame Ward's triangle)
+    m_hat = perp_towards(n_hat, up)
+    gt = fr.junction - 8.0 * s * up + (hw - 1.0) * lat
+    curve(T, [gt, fr.junction + 0.45 * fr.neck_length_mm * n_hat + 9.0 * s * m_hat,
+              g.H - 0.1 * r * n_hat + 0.15 * r * m_hat, g.H - 0.55 * r * m_hat + 0.3 * r * n_hat], 3.5 * s,
+          mu=MU_TRABECULAR * 0.3, depth=2.5)
     u_h = float((g.H - fr.junction) @ up)
     curve(T, [fr.junction + (u_h - 4.0 * s) * up + 17.0 * s * lat, fr.junction + 2.0 * s * up + 9.0 * s * lat,
               fr.junction - 22.0 * s * up - 2.0 * s * lat, fr.junction - 36.0 * s * up - (hw + 1.0) * lat],
@@ -205,10 +222,11 @@ def render_soft_tissue(L: Layer, g: LegGeometry, crotch_y_mm: float) -> None:
     ax = g.K - top
     ln = float(np.hypot(*ax))
     fat = 8.0 + 14.0 * (k - 0.7)
-    knots = [0.0, 60.0, 0.3 * ln, 0.75 * ln, ln, ln + 40.0]
+    # the thigh tapers away inside the calf's envelope below the knee (no step in the skin line)
+    knots = [0.0, 60.0, 0.3 * ln, 0.75 * ln, ln, ln + 30.0, ln + 60.0]
     tk, ak = smooth_profile(knots, [40.0 * k, 90.0 * k, 86.0 * k, 64.0 * k, 50.0 + 6.0 * (k - 1.0),
-                                    50.0 + 6.0 * (k - 1.0)], 48)
-    _, ck = smooth_profile(knots, [fat * 0.5, fat, fat, fat * 0.8, 6.0, 6.0], 48)
+                                    44.0 + 5.0 * (k - 1.0), 20.0], 48)
+    _, ck = smooth_profile(knots, [fat * 0.5, fat, fat, fat * 0.8, 6.0, 6.0, 6.0], 48)
     tube(L, top, ax, tk, ak, ck, depth=0.93, mu_cortex=MU_FAT, mu_inner=MU_SOFT)
     ax2 = g.A - g.K
     l2 = float(np.hypot(*ax2))
@@ -218,10 +236,39 @@ def render_soft_tissue(L: Layer, g: LegGeometry, crotch_y_mm: float) -> None:
     _, ck = smooth_profile(knots, [4.0, 6.0, 8.0 * k, 7.0 * k, 4.0, 3.0, 3.0], 40)
     tube(L, g.K, ax2, tk, ak, ck, depth=0.92, mu_cortex=MU_FAT, mu_inner=MU_SOFT)
     _, n_up = _plafond(g)
-    # the foot, foreshortened in AP: widens below the ankle, rounded toes end
-    tk, ak = smooth_profile([-35.0, -5.0, 20.0, 50.0, 75.0, 95.0, 108.0], [8.0, 30.0, 38.0, 44.0, 46.0, 36.0, 0.0],
+    # the foot in a standing AP view points at the tube: seen end-on and foreshortened, it widens below the
+    # ankle to the forefoot and ends at the sole about 75 mm below the ankle centre
+    tk, ak = smooth_profile([-35.0, -5.0, 20.0, 45.0, 62.0, 74.0, 82.0], [8.0, 30.0, 38.0, 45.0, 48.0, 40.0, 0.0],
                             40)
     tube(L, g.A, -n_up, tk, ak, np.full_like(tk, 4.0), depth=1.6, mu_cortex=MU_FAT, mu_inner=MU_SOFT)
+
+
+def render_fat_planes(canvas: Canvas, g: LegGeometry, crotch_y_mm: float, rng: np.random.Generator) -> None:
+    """Faint lucent intermuscular fat planes running along the thigh and the calf.
+
+    Muscle compartments are separated by thin sheets of fat; seen edge-on they project as faint dark
+    lines along the limb (between the vasti, the adductors and the hamstrings in the thigh; between the
+    calf muscles). Positions and courses are drawn per leg.
+    """
+    L = Layer(canvas)
+    k = g.params.soft_tissue_scale
+    top = np.array([g.H[0] + 18.0 * g.lat[0], crotch_y_mm - 60.0])
+    for a, b, count, half_w in ((top, g.K + 70.0 * g.e_d, int(rng.integers(2, 4)), 60.0 * k),
+                                (g.K + 90.0 * g.d_t, g.A - 110.0 * g.d_t, int(rng.integers(1, 3)), 38.0 * k)):
+        ax = b - a
+        ln = float(np.hypot(*ax))
+        u = ax / ln
+        nrm = np.array([-u[1], u[0]])
+        for _ in range(count):
+            off0 = rng.uniform(-0.75, 0.75) * half_w
+            t = np.linspace(0.0, 1.0, 7)
+            t0, t1 = rng.uniform(0.0, 0.25), rng.uniform(0.7, 1.0)
+            tt = t0 + (t1 - t0) * t
+            off = off0 * (1.0 - 0.35 * tt) + rng.normal(0.0, 3.0) * np.sin(np.pi * tt)
+            pts = [a + ti * ln * u + oi * nrm for ti, oi in zip(tt, off)]
+            curve(L, pts, float(rng.uniform(2.5, 4.5)), mu=(MU_SOFT - MU_FAT) * float(rng.uniform(0.5, 0.8)),
+                  depth=float(rng.uniform(4.0, 7.0)))
+    L.commit(weight=-1.0)
 
 
 def _plafond(g: LegGeometry) -> tuple[np.ndarray, np.ndarray]:
@@ -231,14 +278,19 @@ def _plafond(g: LegGeometry) -> tuple[np.ndarray, np.ndarray]:
     return g.A + 8.0 * s * n_up, n_up
 
 
-def render_leg(canvas: Canvas, body: Layer, g: LegGeometry, crotch_y_mm: float) -> FemurFrame:
-    """Every structure of one leg (soft tissue into the shared ``body`` layer); returns the femur frame."""
+def render_leg(canvas: Canvas, body: Layer, g: LegGeometry, crotch_y_mm: float, rng: np.random.Generator
+               ) -> FemurFrame:
+    """Every structure of one leg (soft tissue into the shared ``body`` layer); returns the femur frame.
+
+    ``rng`` draws the details that the landmarks do not fix (fat planes, tarsal and toe outlines).
+    """
     render_soft_tissue(body, g, crotch_y_mm)
+    render_fat_planes(canvas, g, crotch_y_mm, rng)
     fr = render_femur(canvas, g)
     render_patella(canvas, g)
     from .lower_leg import render_fibula, render_foot, render_tibia
 
     render_tibia(canvas, g)
     render_fibula(canvas, g)
-    render_foot(canvas, g)
+    render_foot(canvas, g, rng)
     return fr

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
 from ..core.landmarks import SIDES
@@ -31,7 +32,7 @@ from .pelvis import render_pelvis
 from .primitives import Canvas, Layer
 from .truth import diaphysis_mask, roi_boxes
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 VALUE_OFFSET = 1200.0
 VALUE_GAIN = 7800.0
 MAX_ATTEMPTS = 20
@@ -124,7 +125,8 @@ def _inside(geo: StudyGeometry, sides: tuple[str, ...], config: SynthConfig, mar
     return True
 
 
-def _exposure(study: StudyParameters, config: SynthConfig, rng: np.random.Generator) -> Exposure:
+def _exposure(study: StudyParameters, config: SynthConfig, rng: np.random.Generator, sole_mm: float) -> Exposure:
+    """Acquisition of one image; ``sole_mm`` is the row of the soles (the radiographer collimates to the feet)."""
     H = config.height_px
     n = study.seams
     cuts = np.sort(rng.uniform(0.9, 1.1, size=n) * (np.arange(1, n + 1) / (n + 1))) * H
@@ -132,7 +134,9 @@ def _exposure(study: StudyParameters, config: SynthConfig, rng: np.random.Genera
     sp = config.pixel_spacing_mm
     col = (study.collimation_mm[0] / sp, study.collimation_mm[1] / sp)
     top = rng.uniform(-40.0, 25.0) / sp
-    bottom = H - 1 - rng.uniform(-40.0, 20.0) / sp
+    # the lower blade sits near the soles (sometimes cutting through the feet, never above the ankles),
+    # or at the cassette's end when the patient is tall
+    bottom = min(H - 1 - rng.uniform(-40.0, 20.0) / sp, (sole_mm + rng.uniform(-20.0, 70.0)) / sp)
     photons = 9000.0 * study.exposure / study.noise_level ** 2 * (sp / 0.14) ** 2
     return Exposure(seams_y_px=tuple(int(c) for c in cuts), section_gain=gains, heel=float(rng.uniform(0.05, 0.2)),
                     collimation_x_px=col, collimation_y_px=(float(top), float(bottom)), photons=float(photons),
@@ -184,7 +188,7 @@ def generate_case(seed: int, config: SynthConfig | None = None, *, index: int = 
     frames = {}
     for side in SIDES:
         g = geo.legs[side]
-        frames[side] = render_leg(canvas, body, g, crotch_y)
+        frames[side] = render_leg(canvas, body, g, crotch_y, rng)
         p = g.params
         if p.knee_implant:
             render_knee_implant(canvas, g)
@@ -195,18 +199,17 @@ def generate_case(seed: int, config: SynthConfig | None = None, *, index: int = 
         if p.bracelet:
             render_bracelet(canvas, g, rng)
     body.commit()
-    exp = _exposure(study, config, rng)
+    sole_mm = max(float(geo.legs[side].A[1]) + 75.0 * geo.legs[side].params.bone_scale for side in study.sides)
+    exp = _exposure(study, config, rng, sole_mm)
     value, sigma = form_log_image(canvas, exp, rng)
     img = to_full_resolution(value, sigma, canvas, exp, rng)
     overlays = _draw_overlays(img, study, geo, config, exp, rng)
-    img *= np.float32(VALUE_GAIN)
-    img += np.float32(VALUE_OFFSET)
-    np.clip(img, 0.0, 65535.0, out=img)
-    pixels = img.astype(np.uint16)
     window = _window(value, exp, canvas)
     photometric = study.monochrome
+    # 16-bit quantisation in one saturating pass (rounded to nearest); MONOCHROME1 stores the inverted scale
+    pixels = cv2.addWeighted(img, VALUE_GAIN, img, 0.0, VALUE_OFFSET, dtype=cv2.CV_16U)
     if photometric == "MONOCHROME1":
-        pixels = np.uint16(65535) - pixels
+        np.subtract(np.uint16(65535), pixels, out=pixels)
         window = (65535.0 - window[0], window[1])
     landmarks, targets, masks, rois = {}, {}, {}, []
     for side in study.sides:

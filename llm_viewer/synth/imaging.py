@@ -1,14 +1,17 @@
 """Image formation of a stitched long-leg radiograph from a coarse attenuation map.
 
 Coarse stage (``1/scale`` resolution): heel effect per cassette section, collimation, primary
-transmission ``exp(−∫μ)``, scatter haze (a wide blur of the primary), log conversion and the
-dynamic-range compression a DR console applies (soft tissue grey, bone detail kept). Full-resolution
-stage: bilinear upsampling, quantum noise whose standard deviation follows the local dose, fine overlays
-(ruler, markers, calibration ball), cassette seams with small intensity steps, and 16-bit quantisation.
+transmission ``exp(−∫μ)``, scatter haze (a wide blur of the primary), log conversion, an electronic
+shutter behind the collimator blades, and the dynamic-range compression a DR console applies (soft
+tissue grey, bone detail kept). Full-resolution stage: bilinear upsampling, quantum noise whose standard
+deviation follows the local dose, cassette seams with small intensity steps, and the trabecular lattice
+inside bone (computed on the tiles that hold bone). Overlays and quantisation: ``generator.py``.
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -86,6 +89,13 @@ def form_log_image(canvas: Canvas, exp: Exposure, rng: np.random.Generator) -> t
     detected = primary + F32(exp.scatter_fraction) * scatter
     detected = np.maximum(detected, F32(1e-5))
     value = -np.log(detected)
+    # electronic shutter: like a DR console, set the region behind the collimator blades to one flat value
+    # (otherwise the faint leakage shows a full-contrast copy of the body outside the field)
+    field = np.outer(cy, cx).astype(F32)
+    outside = field < 0.02
+    if outside.any():
+        v_out = F32(np.median(value[outside]))
+        value = field * value + (F32(1.0) - field) * v_out
     # dynamic range compression: subtract part of the large-scale trend (like a console's processing)
     if exp.compression > 0:
         # like a console's shutter detection: the collimated area does not take part in the trend
@@ -127,11 +137,7 @@ def to_full_resolution(value: np.ndarray, sigma: np.ndarray, canvas: Canvas, exp
     """Upsample, add quantum noise and the cassette seams; float32 log image at full resolution."""
     W, H, f = canvas.width_px, canvas.height_px, canvas.scale
     img = _upsample(value, f, W, H)
-    noise = noise_field(rng, H, W)
     sig = _upsample(sigma, f, W, H)
-    img = img + noise * sig
-    if exp.fine_texture > 0:
-        img += F32(exp.fine_texture) * trabecular_streaks(rng, canvas)
     # seams: each section has its own small offset; the join itself is a thin line
     row_off = np.zeros(H, dtype=F32)
     edges = [0, *exp.seams_y_px, H]
@@ -139,27 +145,142 @@ def to_full_resolution(value: np.ndarray, sigma: np.ndarray, canvas: Canvas, exp
         row_off[edges[i]:edges[i + 1]] = exp.section_gain[i]
     for y in exp.seams_y_px:
         row_off[max(0, y - 1):y + 2] += F32(0.03)
-    img += row_off[:, None]
+    # quantum noise and seam offsets, in blocks of rows (cache-sized temporaries)
+    deviates = rng.standard_normal(NOISE_POOL + W, dtype=np.float32)
+    view = np.lib.stride_tricks.sliding_window_view(deviates, W)
+    offsets = rng.integers(0, NOISE_POOL, size=H)
+    for r0 in range(0, H, 256):
+        r1 = min(H, r0 + 256)
+        block = view[offsets[r0:r1]]
+        block *= sig[r0:r1]
+        block += row_off[r0:r1, None]
+        img[r0:r1] += block
+    if exp.fine_texture > 0:
+        add_trabecular_grain(img, rng, canvas, exp.fine_texture)
     return img
 
 
-def trabecular_streaks(rng: np.random.Generator, canvas: Canvas) -> np.ndarray:
-    """Full-resolution trabecular pattern: band-pass noise (~0.3–3 mm) stretched along the limb.
+GRAIN_TILE = 384
+"""Tile edge (half-resolution pixels) of the trabecular grain; only tiles that contain bone are computed."""
+GRAIN_RIDGE = 0.45
+"""Width (in standard deviations of the band-pass noise) of the ridges that draw the trabecular lattice;
+0 gives the plain band-pass grain."""
 
-    Cancellous bone projects as a mottled, mostly longitudinal grain (trabeculae follow the load lines
-    of the femur and tibia). Rendered at half resolution, weighted by the bone's projected thickness
-    (zero outside bone) and upsampled. Unit variance before weighting.
+
+def _gauss_ksize(sigma: float) -> int:
+    """The kernel size ``cv2.GaussianBlur`` picks for a float32 image and ``ksize=(0, 0)``."""
+    return (int(round(sigma * 4 * 2 + 1))) | 1
+
+
+def _grain_filter(spacing_mm: float) -> tuple[tuple[float, float], tuple[int, int], tuple[int, int]]:
+    """The grain's band-pass filter on the half-resolution grid.
+
+    Returns
+    -------
+    (fine_sigma, coarse_box, pad)
+        Fine edge: Gaussian sigmas (x, y) of about 0.3 × 1 mm. Coarse edge: odd box widths (x, y) of a
+        three-pass box filter, a Gaussian of about 1 × 3 mm at constant cost per pixel. Pad: the
+        filter's half support (x, y) plus one pixel.
+    """
+    px = 2.0 * spacing_mm
+    fine = (max(0.5, 0.3 / px), max(0.8, 1.0 / px))
+    coarse = (max(1.0, 1.0 / px), max(2.0, 3.0 / px))
+    box = tuple(int(round(np.sqrt(4.0 * sg * sg + 1.0))) | 1 for sg in coarse)
+    pad = tuple(max(_gauss_ksize(fine[i]) // 2, 3 * (box[i] // 2)) + 1 for i in (0, 1))
+    return fine, box, pad  # type: ignore[return-value]
+
+
+def _band_pass(n: np.ndarray, fine: tuple[float, float], box: tuple[int, int]) -> np.ndarray:
+    """Fine Gaussian blur minus a three-pass box blur (a band-pass of white noise)."""
+    coarse = n
+    for _ in range(3):
+        coarse = cv2.blur(coarse, box)
+    band = cv2.GaussianBlur(n, (0, 0), sigmaX=fine[0], sigmaY=fine[1])
+    band -= coarse
+    return band
+
+
+@functools.lru_cache(maxsize=8)
+def _band_pass_std(spacing_mm: float) -> float:
+    """Standard deviation of the band-pass of unit white noise (exact: the impulse response's norm)."""
+    fine, box, pad = _grain_filter(spacing_mm)
+    delta = np.zeros((4 * pad[1] + 1, 4 * pad[0] + 1), dtype=np.float32)
+    delta[2 * pad[1], 2 * pad[0]] = 1.0
+    h = _band_pass(delta, fine, box).astype(np.float64)
+    return float(np.sqrt(max(float((h * h).sum()), 1e-12)))
+
+
+def add_trabecular_grain(img: np.ndarray, rng: np.random.Generator, canvas: Canvas, amplitude: float) -> None:
+    """Add the full-resolution trabecular grain, ``amplitude ×`` unit-variance pattern, to ``img`` in place.
+
+    Cancellous bone projects as a lattice of thin, mostly longitudinal trabeculae (they follow the load
+    lines of the femur and tibia): band-pass noise of about 0.3–3 mm, stretched along the limb, turned
+    into ridges along its zero crossings (``GRAIN_RIDGE``), rendered on a half-resolution grid, weighted
+    by the bone's projected thickness (zero outside bone) and upsampled.
+
+    Only the tiles of the half-resolution grid that contain bone are computed (bones cover a fraction of
+    a long-leg image). The white noise is one global field (each row a window of a shared pool), and
+    every tile is blurred with a margin wider than the kernels, so tiles join without seams: the result
+    equals blurring the whole field.
     """
     W, H = canvas.width_px, canvas.height_px
     h2, w2 = -(-H // 2), -(-W // 2)
-    px = 2.0 * canvas.spacing_mm
-    n = noise_field(rng, h2, w2, pool=1 << 18)
-    a = cv2.GaussianBlur(n, (0, 0), sigmaX=max(0.5, 0.3 / px), sigmaY=max(0.8, 1.0 / px))
-    b = cv2.GaussianBlur(n, (0, 0), sigmaX=max(1.0, 1.0 / px), sigmaY=max(2.0, 3.0 / px))
-    t = a - b
-    t /= F32(max(float(t[::8, ::8].std()), 1e-6))
-    weight = np.minimum(canvas.bone * F32(1.5), F32(1.0))
-    weight = cv2.resize(weight, (canvas.wc * canvas.scale // 2, canvas.hc * canvas.scale // 2),
-                        interpolation=cv2.INTER_LINEAR)[:h2, :w2]
-    t *= weight
-    return cv2.resize(t, (w2 * 2, h2 * 2), interpolation=cv2.INTER_LINEAR)[:H, :W]
+    f = canvas.scale
+    fine, box, (pad_x, pad_y) = _grain_filter(canvas.spacing_mm)
+    norm = F32(1.0 / _band_pass_std(canvas.spacing_mm))
+    amp = F32(amplitude)
+    r2 = GRAIN_RIDGE ** 2 if GRAIN_RIDGE else 1.0
+    # moments of exp(−x²/2r²) for x ~ N(0, 1): exact, so the ridge pattern has zero mean and unit variance
+    ridge_mean = np.sqrt(r2 / (r2 + 1.0))
+    ridge_sd = np.sqrt(max(np.sqrt(r2 / (r2 + 2.0)) - r2 / (r2 + 1.0), 1e-12))
+    pool = 1 << 18
+    deviates = rng.standard_normal(pool + w2, dtype=np.float32)
+    offsets = rng.integers(0, pool, size=h2)
+    weight_c = np.minimum(canvas.bone * F32(1.5), F32(1.0))
+    active = weight_c > F32(1e-3)
+    if not active.any():
+        return
+    integral = cv2.integral(active.astype(np.uint8))  # (hc + 1, wc + 1)
+
+    def coarse_pos(m: float) -> float:
+        # half-res pixel m has its centre at full-res 2m + 0.5; coarse pixel i at f·i + (f − 1)/2
+        return (2.0 * m + 0.5 - (f - 1) / 2.0) / f
+
+    T = GRAIN_TILE
+    for r0 in range(0, h2, T):
+        r1 = min(h2, r0 + T)
+        for c0 in range(0, w2, T):
+            c1 = min(w2, c0 + T)
+            # coarse window covering the tile (plus one pixel for interpolation)
+            ci0 = max(0, math.floor(coarse_pos(r0 - 1.0)) - 1)
+            ci1 = min(canvas.hc, math.ceil(coarse_pos(r1 + 1.0)) + 2)
+            cj0 = max(0, math.floor(coarse_pos(c0 - 1.0)) - 1)
+            cj1 = min(canvas.wc, math.ceil(coarse_pos(c1 + 1.0)) + 2)
+            if integral[ci1, cj1] - integral[ci0, cj1] - integral[ci1, cj0] + integral[ci0, cj0] == 0:
+                continue
+            # half-res tile with one pixel of margin (for the ×2 upsampling) and the blur margin
+            m0, m1 = max(0, r0 - 1), min(h2, r1 + 1)
+            n0, n1 = max(0, c0 - 1), min(w2, c1 + 1)
+            p0, p1 = max(0, m0 - pad_y), min(h2, m1 + pad_y)
+            q0, q1 = max(0, n0 - pad_x), min(w2, n1 + pad_x)
+            n = np.lib.stride_tricks.sliding_window_view(deviates[q0:], q1 - q0)[offsets[p0:p1]]
+            band = _band_pass(n, fine, box)[m0 - p0:m1 - p0, n0 - q0:n1 - q0]
+            # bone weight on the tile: bilinear from the coarse grid (an exact affine map of pixel centres)
+            affine = np.array([[2.0 / f, 0.0, coarse_pos(n0) - cj0], [0.0, 2.0 / f, coarse_pos(m0) - ci0]])
+            w = cv2.warpAffine(weight_c[ci0:ci1, cj0:cj1], affine, (n1 - n0, m1 - m0),
+                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+            band *= norm
+            if GRAIN_RIDGE:
+                # trabecular lattice: the zero crossings of the band-pass noise form a connected network
+                # of thin, mostly longitudinal ridges (rods and plates), not a speckle
+                band *= band
+                band *= F32(-0.5 / GRAIN_RIDGE ** 2)
+                band = cv2.exp(band)
+                band -= F32(ridge_mean)
+                band *= F32(1.0 / ridge_sd)
+            band *= w
+            band *= amp
+            up = cv2.resize(band, ((n1 - n0) * 2, (m1 - m0) * 2), interpolation=cv2.INTER_LINEAR)
+            y0, y1 = 2 * r0, min(H, 2 * r1)
+            x0, x1 = 2 * c0, min(W, 2 * c1)
+            img[y0:y1, x0:x1] += up[y0 - 2 * m0:y1 - 2 * m0, x0 - 2 * n0:x1 - 2 * n0]

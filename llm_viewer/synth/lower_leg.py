@@ -4,7 +4,8 @@ The tibial plateau outline passes through PL and PM (its lateral and medial ends
 into the shaft; the medial malleolus is a tapered tongue whose lowest point is MM and the lateral
 malleolus (fibula) one whose lowest point is ML, both with horizontal tangents along the malleolar line.
 The talus dome sits under the plafond with a joint space; calcaneus, navicular, cuboid, cuneiforms and
-metatarsals are rounded outlines, foreshortened as in a standing AP view.
+metatarsals are irregular, jittered outlines with thin cortices, foreshortened and overlapping as in a
+standing AP view.
 
 Frames (image mm): ``P(x, y) = Pc + x·e_p + y·n_p`` at the plateau (x medial, y distal);
 ``M(x, y) = A + x·e_m + y·n_up`` at the ankle (x lateral, y proximal); ``T``/``Td`` along the tibial
@@ -17,7 +18,7 @@ import numpy as np
 
 from .anatomy import MU_CORTEX, MU_MARROW, MU_SUBCHONDRAL, MU_TRABECULAR, _plafond, perp_towards
 from .geometry import LegGeometry
-from .primitives import Canvas, Layer, curve, tube
+from .primitives import Canvas, Layer, curve, ellipsoid, tube
 from .shapes import outline_solid, smooth_profile
 
 
@@ -55,8 +56,10 @@ def render_tibia(canvas: Canvas, g: LegGeometry) -> None:
     f = _Frames(g)
     s, P, T, Td, M, hf = f.s, f.P, f.T, f.Td, f.M, f.half
     L = Layer(canvas, bone=True)
-    proximal = [g.PL, P(-hf + 4.0 * s, -0.5), P(-17.0 * s, -1.0), P(-8.5 * s, -2.0 * s), P(-4.5 * s, -6.0 * s),
-                P(-0.5 * s, -4.0 * s), P(3.0 * s, -6.5 * s), P(7.5 * s, -2.0 * s), P(18.0 * s, -1.0),
+    # the tibial spines, unless a knee replacement has resected them (flat cut under the tray)
+    spines = ([P(-8.5 * s, -2.0 * s), P(-4.5 * s, -6.0 * s), P(-0.5 * s, -4.0 * s), P(3.0 * s, -6.5 * s),
+               P(7.5 * s, -2.0 * s)] if not g.params.knee_implant else [P(0.0, -0.8)])
+    proximal = [g.PL, P(-hf + 4.0 * s, -0.5), P(-17.0 * s, -1.0), *spines, P(18.0 * s, -1.0),
                 P(hf - 4.0 * s, -0.5), g.PM, P(hf + 0.8, 4.5 * s), P(hf - 1.5 * s, 15.0 * s), T(40.0 * s, 20.5 * s),
                 T(62.0 * s, 16.0 * s), T(95.0 * s, 14.5 * s), T(112.0 * s, 0.0), T(95.0 * s, -14.5 * s),
                 T(62.0 * s, -16.5 * s), T(40.0 * s, -22.0 * s), P(-hf + 1.0 * s, 15.0 * s), P(-hf - 0.8, 4.5 * s)]
@@ -80,11 +83,12 @@ def render_tibia(canvas: Canvas, g: LegGeometry) -> None:
     S = Layer(canvas, bone=True)
     curve(S, [P(-hf + 3.0 * s, 1.6), P(-9.0 * s, 1.4), P(9.0 * s, 1.4), P(hf - 3.0 * s, 1.6)], 1.1,
           mu=MU_SUBCHONDRAL * 0.35, depth=10.0)
-    curve(S, [P(-hf + 6.0 * s, 20.0 * s), P(0.0, 17.0 * s), P(hf - 6.0 * s, 20.0 * s)], 1.2,
-          mu=MU_CORTEX * 0.1, depth=12.0)
+    curve(S, [P(-hf + 6.0 * s, 20.0 * s), P(-0.5 * hf, 17.6 * s), P(-0.15 * hf, 17.8 * s), P(0.2 * hf, 16.6 * s),
+              P(0.55 * hf, 18.4 * s), P(hf - 6.0 * s, 20.0 * s)], 1.4, mu=MU_CORTEX * 0.07, depth=12.0)
     curve(S, [M(19.0 * s, 7.4 * s), M(0.0, 7.0 * s), M(-18.0 * s, 7.6 * s)], 1.0, mu=MU_SUBCHONDRAL * 0.35,
           depth=12.0)
-    curve(S, [M(18.0 * s, 24.0 * s), M(-5.0 * s, 22.0 * s), M(-30.0 * s, 24.0 * s)], 1.2, mu=MU_CORTEX * 0.1,
+    curve(S, [M(18.0 * s, 24.0 * s), M(8.0 * s, 22.4 * s), M(-5.0 * s, 22.8 * s), M(-17.0 * s, 21.7 * s),
+              M(-30.0 * s, 24.0 * s)], 1.4, mu=MU_CORTEX * 0.07,
           depth=12.0)
     S.commit()
 
@@ -121,40 +125,68 @@ def render_fibula(canvas: Canvas, g: LegGeometry) -> None:
     L.commit()
 
 
-def render_foot(canvas: Canvas, g: LegGeometry) -> None:
-    """Talus dome under the plafond, calcaneus, navicular, cuboid, cuneiforms and metatarsals."""
+def render_foot(canvas: Canvas, g: LegGeometry, rng: np.random.Generator) -> None:
+    """Talus dome under the plafond, calcaneus, navicular, cuboid, cuneiforms and metatarsals.
+
+    In a standing AP view the foot points at the tube: the tarsal bones project foreshortened and
+    overlapping below the talus, with thin cortices, so they read as a jumble of irregular densities, not
+    as separate rimmed shapes. Outlines are jittered per leg (about 1.5 mm) so no two feet are alike.
+    """
     f = _Frames(g)
     s, M = f.s, f.M
 
-    def bone(points: list, radius: float, depth: float, mu_c: float = MU_CORTEX, mu_i: float = MU_TRABECULAR,
-             cortex: float = 1.2) -> None:
+    def jit(points: list, sd: float = 1.5) -> list:
+        return [p + rng.normal(0.0, sd * s, 2) for p in points]
+
+    def bone(points: list, radius: float, depth: float, mu_c: float = MU_CORTEX * 0.8,
+             mu_i: float = MU_TRABECULAR, cortex: float = 0.9) -> None:
         L = Layer(canvas, bone=True)
         outline_solid(L, points, radius_mm=radius * s, depth=depth, cortex_mm=cortex, mu_cortex=mu_c,
                       mu_inner=mu_i)
         L.commit()
 
-    # calcaneus first (deepest), then the talus over it
-    bone([M(-14.0 * s, -16.0 * s), M(2.0 * s, -13.0 * s), M(17.0 * s, -16.0 * s), M(26.0 * s, -27.0 * s),
-          M(27.0 * s, -44.0 * s), M(18.0 * s, -57.0 * s), M(2.0 * s, -60.0 * s), M(-10.0 * s, -52.0 * s),
-          M(-17.0 * s, -33.0 * s)], 20.0, 1.4, MU_CORTEX * 0.85, MU_TRABECULAR * 0.8)
-    bone([M(-16.0 * s, 4.0 * s), M(-8.0 * s, 5.2 * s), M(0.0, 5.5 * s), M(8.0 * s, 5.3 * s), M(17.0 * s, 4.0 * s),
-          M(20.5 * s, -2.0 * s), M(19.0 * s, -13.0 * s), M(10.0 * s, -21.0 * s), M(-5.0 * s, -24.0 * s),
-          M(-20.0 * s, -20.0 * s), M(-23.0 * s, -12.0 * s), M(-18.0 * s, -4.0 * s), M(-18.5 * s, 1.5 * s)],
-         17.0, 1.3)
-    bone([M(-32.0 * s, -28.0 * s), M(-20.0 * s, -26.0 * s), M(-11.0 * s, -33.0 * s), M(-14.0 * s, -42.0 * s),
-          M(-27.0 * s, -44.0 * s), M(-35.0 * s, -37.0 * s)], 8.0, 1.6)
-    bone([M(6.0 * s, -55.0 * s), M(20.0 * s, -53.0 * s), M(27.0 * s, -60.0 * s), M(22.0 * s, -70.0 * s),
-          M(8.0 * s, -70.0 * s), M(3.0 * s, -63.0 * s)], 8.0, 1.6)
-    for x0, x1 in ((-33.0, -21.0), (-20.0, -9.0), (-8.0, 3.0)):
-        bone([M(x0 * s, -47.0 * s), M(x1 * s, -46.0 * s), M((x1 + 0.5) * s, -57.0 * s),
-              M(x0 * s, -58.0 * s)], 5.0, 2.2)
+    # calcaneus first (deepest, behind the talus): a broad, faint mass below and lateral to the talus
+    bone(jit([M(-12.0 * s, -14.0 * s), M(4.0 * s, -12.0 * s), M(20.0 * s, -15.0 * s), M(29.0 * s, -24.0 * s),
+              M(31.0 * s, -37.0 * s), M(24.0 * s, -49.0 * s), M(8.0 * s, -53.0 * s), M(-6.0 * s, -47.0 * s),
+              M(-10.0 * s, -36.0 * s), M(-19.0 * s, -30.0 * s), M(-17.0 * s, -22.0 * s)], 2.0),
+         13.0, 1.1, MU_CORTEX * 0.6, MU_TRABECULAR * 0.9, 0.8)
+    # talus: dome under the plafond, lateral process, neck and head running down and medially
+    bone(jit([M(-16.0 * s, 4.0 * s), M(-8.0 * s, 5.2 * s), M(0.0, 5.5 * s), M(8.0 * s, 5.3 * s),
+              M(17.0 * s, 4.0 * s), M(20.5 * s, -2.0 * s), M(21.0 * s, -11.0 * s), M(14.0 * s, -17.0 * s),
+              M(4.0 * s, -20.0 * s), M(-6.0 * s, -27.0 * s), M(-16.0 * s, -33.0 * s), M(-25.0 * s, -30.0 * s),
+              M(-24.0 * s, -20.0 * s), M(-18.0 * s, -8.0 * s), M(-18.5 * s, 1.5 * s)], 0.8), 15.0, 1.3,
+         MU_CORTEX, MU_TRABECULAR, 1.1)
+    # navicular: a curved bar over the talar head
+    bone(jit([M(-33.0 * s, -31.0 * s), M(-24.0 * s, -34.0 * s), M(-13.0 * s, -35.0 * s), M(-6.0 * s, -39.0 * s),
+              M(-10.0 * s, -44.0 * s), M(-22.0 * s, -43.0 * s), M(-32.0 * s, -40.0 * s), M(-36.0 * s, -35.0 * s)]),
+         6.0, 1.8)
+    # cuboid: lateral, trapezoidal
+    bone(jit([M(7.0 * s, -46.0 * s), M(19.0 * s, -44.0 * s), M(27.0 * s, -49.0 * s), M(25.0 * s, -60.0 * s),
+              M(16.0 * s, -64.0 * s), M(6.0 * s, -61.0 * s), M(4.0 * s, -53.0 * s)]), 8.0, 1.6)
+    # cuneiforms: three wedges, overlapping each other where the arch is foreshortened
+    for x0, x1 in ((-33.0, -20.0), (-21.0, -9.5), (-11.0, 1.5)):
+        y0 = -43.0 - 0.15 * x0
+        bone(jit([M(x0 * s, y0 * s), M(0.5 * (x0 + x1) * s, (y0 + 1.0) * s), M(x1 * s, (y0 - 0.5) * s),
+                  M((x1 + 1.0) * s, (y0 - 7.0) * s), M((x1 - 1.0) * s, (y0 - 13.0) * s),
+                  M((x0 + 1.0) * s, (y0 - 14.0) * s), M((x0 - 1.0) * s, (y0 - 7.0) * s)], 1.0), 5.0, 2.0)
+    # metatarsals and toes point at the tube: short foreshortened shafts whose heads, and the proximal
+    # phalanges seen end-on over them, project as small dense rings along the forefoot
     L = Layer(canvas, bone=True)
     for k in range(5):
-        base = M((-27.0 + 12.5 * k) * s, (-60.0 - 3.0 * abs(k - 1.5) - (5.0 if k == 4 else 0.0)) * s)
-        direction = -f.n_up + 0.1 * (k - 2) * g.e_m
-        length = (40.0 - 3.0 * abs(k - 1)) * s
-        tk, ak = smooth_profile([0.0, 3.0, 9.0 * s, 0.5 * length, length - 6.0 * s, length],
-                                [2.0 * s, 5.5 * s, 4.2 * s, 3.3 * s, 4.5 * s, 0.5 * s], 16)
-        tube(L, base, direction, tk, ak, np.full_like(tk, 1.4), depth=1.4, mu_cortex=MU_CORTEX,
+        x = (-28.0 + 13.0 * k + rng.normal(0.0, 1.0)) * s
+        base = M(x, (-57.0 - 2.0 * abs(k - 1.5) - (3.0 if k == 4 else 0.0)) * s)
+        direction = -f.n_up + (0.12 * (k - 2) + rng.normal(0.0, 0.04)) * g.e_m
+        length = (14.0 - 1.5 * abs(k - 1) + rng.normal(0.0, 1.5)) * s
+        tk, ak = smooth_profile([0.0, 2.0, 0.5 * length, length - 3.0 * s, length],
+                                [3.0 * s, 5.0 * s, 3.6 * s, 4.8 * s, 0.5 * s], 12)
+        tube(L, base, direction, tk, ak, np.full_like(tk, 1.2), depth=2.2, mu_cortex=MU_CORTEX,
              mu_inner=MU_TRABECULAR)
     L.commit()
+    P = Layer(canvas, bone=True)
+    for k in range(5):
+        x = (-30.0 + 14.0 * k + rng.normal(0.0, 1.5)) * s
+        c = M(x, (-70.0 - 1.5 * abs(k - 1.5) + rng.normal(0.0, 1.5)) * s)
+        r = (5.5 if k == 0 else 4.0 - 0.3 * (k - 1)) * s
+        ellipsoid(P, c, f.n_up, r * 1.1, r, 3.0 * r, cortex=1.0, mu_cortex=MU_CORTEX * 0.9,
+                  mu_inner=MU_TRABECULAR)
+    P.commit()

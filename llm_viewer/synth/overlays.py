@@ -15,7 +15,7 @@ import numpy as np
 
 from .anatomy import FemurFrame, perp_towards
 from .geometry import LegGeometry
-from .primitives import F32, Canvas, Layer, curve, ellipse_points, ellipsoid, polygon, tube
+from .primitives import F32, Canvas, Layer, curve, ellipse_points, ellipsoid, polygon, smooth_closed, tube
 
 MU_STEEL = 0.42
 MU_COCR = 0.55
@@ -29,11 +29,18 @@ def render_knee_implant(canvas: Canvas, g: LegGeometry) -> None:
     L = Layer(canvas)
     J = g.K - g.notch_height_mm * g.n_c
     wl, wm = 40.0 * s, 41.0 * s
-    outer = [J + wl * g.e_c + 2.0 * g.n_c, J + wl * g.e_c + 26.0 * s * g.n_c, J + 10.0 * s * g.e_c + 34.0 * s * g.n_c,
-             J - 10.0 * s * g.e_c + 34.0 * s * g.n_c, J - wm * g.e_c + 26.0 * s * g.n_c, J - wm * g.e_c + 2.0 * g.n_c,
-             J - 30.0 * s * g.e_c - 0.3 * g.n_c, J - 12.0 * s * g.e_c, J - 9.0 * s * g.e_c + 18.0 * s * g.n_c,
-             J + 9.0 * s * g.e_c + 18.0 * s * g.n_c, J + 12.0 * s * g.e_c, J + 30.0 * s * g.e_c - 0.3 * g.n_c]
-    polygon(L, outer, value=MU_COCR * 9.0, soften_mm=0.6)
+
+    def C(x: float, y: float) -> np.ndarray:
+        return J + x * s * g.e_c + y * s * g.n_c
+
+    # femoral component: runners that follow the rounded condyles, the intercondylar box with straight
+    # walls, and the straight proximal edge of the anterior flange with rounded corners
+    outer = [C(0.0, 34.0), C(30.0, 33.5), C(37.5, 31.5), C(wl / s, 26.0), C(wl / s + 0.5, 14.0), C(38.0, 6.0),
+             C(33.0, 1.5), C(26.0, -0.3), C(19.0, 0.6), C(14.0, 3.0), C(12.0, 5.0),
+             C(10.5, 17.0), C(9.0, 18.0), C(-9.0, 18.0), C(-10.5, 17.0),
+             C(-12.0, 5.0), C(-14.0, 3.0), C(-19.0, 0.6), C(-26.0, -0.3), C(-33.0, 1.5), C(-38.5, 6.0),
+             C(-wm / s - 0.5, 14.0), C(-wm / s, 26.0), C(-38.0, 31.5), C(-30.0, 33.5)]
+    polygon(L, smooth_closed(outer, 4), value=MU_COCR * 9.0, soften_mm=0.6)
     Pc = (g.PL + g.PM) / 2.0
     half = float(np.hypot(*(g.PM - g.PL))) / 2.0 - 1.5
     tray = [Pc - half * g.e_p + 0.5 * g.n_p, Pc + half * g.e_p + 0.5 * g.n_p, Pc + half * g.e_p + 4.5 * g.n_p,

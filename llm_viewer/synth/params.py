@@ -142,6 +142,8 @@ class LegParameters:
     """Scale of the tibial plateau width (PL–PM), on top of ``bone_scale``."""
     malleolar_spread: float = 1.0
     """Scale of the malleolar width (ML–MM), on top of ``bone_scale``."""
+    cortex_asymmetry: float = 1.0
+    """How eccentric the femoral canal is (0 = centred; 1 = medial cortex ~1.6 mm thicker at the calcar)."""
 
     @property
     def hka_deg(self) -> float:
@@ -297,6 +299,7 @@ def sample_study(rng: np.random.Generator, config: SynthConfig) -> StudyParamete
             condyle_spread=_clip(rng.normal(1.0, 0.07), 0.85, 1.18),
             plateau_spread=_clip(rng.normal(1.0, 0.05), 0.88, 1.12),
             malleolar_spread=_clip(rng.normal(1.0, 0.06), 0.86, 1.15),
+            cortex_asymmetry=float(rng.uniform(0.4, 1.4)),
         )
         legs[side] = p
     hip_distance = _clip(rng.normal(182.0, 10.0) * body, 150.0, 220.0)

@@ -11,7 +11,7 @@ import numpy as np
 
 from .anatomy import MU_CORTEX, MU_FAT, MU_SOFT, MU_TRABECULAR
 from .geometry import StudyGeometry
-from .primitives import Canvas, Layer, curve, ellipse_points, ellipsoid, polygon, smooth_closed, tube
+from .primitives import Canvas, Layer, curve, ellipse_points, ellipsoid, polygon, smooth_closed, smooth_open, tube
 from .shapes import outline_solid
 
 
@@ -83,15 +83,24 @@ def render_pelvis(canvas: Canvas, body: Layer, geo: StudyGeometry, rng: np.rando
                       radius_mm=22.0 * k, depth=0.7, cortex_mm=0.8, mu_cortex=MU_TRABECULAR * 2.2,
                       mu_inner=MU_TRABECULAR * 1.6)
         W.commit()
+        # the wing is a broad plate of bone, not a rim: thin in the iliac fossa, thicker towards the
+        # sacroiliac joint and the acetabulum (greater sciatic notch, posterior column)
+        Pl = Layer(canvas, bone=True)
+        polygon(Pl, smooth_closed(wing), value=0.16, soften_mm=5.0 * k, mode="add")
+        polygon(Pl, smooth_closed([P(sg, h - 48 * k, -125 * k), P(sg, h - 20 * k, -105 * k),
+                                   P(sg, h + 25 * k, -50 * k), P(sg, h + 20 * k, -25 * k),
+                                   P(sg, h - 30 * k, -22 * k), P(sg, h - 52 * k, -60 * k)]),
+                value=0.14, soften_mm=12.0 * k, mode="add")
+        Pl.commit()
         crest = smooth_closed(wing)[8:40]
         curve(B, crest, 2.5 * k, mu=MU_CORTEX * 0.8, depth=1.6)
         # sacroiliac joint margins
         curve(B, [P(sg, h - 50 * k, -120 * k), P(sg, h - 55 * k, -85 * k), P(sg, h - 50 * k, -58 * k)], 2.5 * k,
               mu=MU_CORTEX, depth=2.0)
         # pelvic brim (arcuate / iliopectineal line) down to the pubis
-        brim = [P(sg, h - 50 * k, -60 * k), P(sg, h - 52 * k, -30 * k), P(sg, h - 45 * k, 0.0),
-                P(sg, h - 62 * k, 20 * k), P(sg, 20 * k, 30 * k)]
-        curve(B, brim, 2.6 * k, mu=MU_CORTEX, depth=2.2)
+        brim = [P(sg, h - 50 * k, -60 * k), P(sg, h - 52 * k, -30 * k), P(sg, h - 47 * k, -2 * k),
+                P(sg, h - 56 * k, 16 * k), P(sg, 20 * k, 30 * k)]
+        curve(B, smooth_open(brim), 2.2 * k, mu=MU_CORTEX * 0.8, depth=2.2)
         # acetabulum: roof (sourcil) arc, posterior wall, teardrop
         Hs = geo.legs["right" if sg == 1 else "left"].H
         ang = np.radians(np.linspace(195.0, 330.0, 16)) if sg == 1 else np.radians(np.linspace(210.0, 345.0, 16))
@@ -111,8 +120,8 @@ def render_pelvis(canvas: Canvas, body: Layer, geo: StudyGeometry, rng: np.rando
                                P(sg, h - 2 * k, 35 * k)])
         polygon(B, frame, value=0.32, soften_mm=2.0, holes=[hole])
         curve(B, hole, 2.2 * k, mu=MU_CORTEX, depth=2.5, closed=True)
-        curve(B, [P(sg, h - 45 * k, 0.0), P(sg, h - 62 * k, 20 * k), P(sg, 20 * k, 28 * k)], 2.5 * k,
-              mu=MU_CORTEX, depth=2.5)
+        curve(B, smooth_open([P(sg, h - 47 * k, -2 * k), P(sg, h - 56 * k, 16 * k), P(sg, 20 * k, 28 * k)]),
+              2.3 * k, mu=MU_CORTEX * 0.8, depth=2.5)
         ellipsoid(B, P(sg, h - 15 * k, 80 * k), ey, 17 * k, 13 * k, 18 * k, cortex=1.2, mu_cortex=MU_CORTEX * 0.7,
                   mu_inner=MU_TRABECULAR * 1.4)
         # pubic body beside the symphysis (the gap between the two is the symphysis)

@@ -39,6 +39,18 @@ class Canvas:
         self.att = np.zeros((self.hc, self.wc), dtype=F32)
         self.bone = np.zeros((self.hc, self.wc), dtype=F32)
         """Bone-only attenuation (for the trabecular texture)."""
+        self._spare: list[np.ndarray] = []
+        """Zeroed full-size buffers returned by committed layers (reused: no page faults per layer)."""
+
+    def take_buffer(self) -> np.ndarray:
+        """A zeroed float32 array of the canvas's shape (reused when a layer gave one back)."""
+        return self._spare.pop() if self._spare else np.zeros(self.att.shape, dtype=F32)
+
+    def give_back(self, buf: np.ndarray, box: list[int] | None) -> None:
+        """Return a layer buffer whose only non-zero values lie inside ``box`` (zeroed here)."""
+        if box is not None:
+            buf[box[0]:box[1], box[2]:box[3]] = 0.0
+        self._spare.append(buf)
 
     def window(self, xmin: float, xmax: float, ymin: float, ymax: float
                ) -> tuple[slice, slice, np.ndarray, np.ndarray] | None:
@@ -72,8 +84,8 @@ class Layer:
         self.bone = bone
         self.sign = F32(-1.0) if denser_core else F32(1.0)
         """``denser_core``: interiors attenuate more than shells (muscle inside fat): inner terms add."""
-        self.outer = np.zeros(canvas.att.shape, dtype=F32)  # calloc: pages are zeroed lazily
-        self.inner = np.zeros(canvas.att.shape, dtype=F32)
+        self.outer = canvas.take_buffer()
+        self.inner = canvas.take_buffer()
         self.box: list[int] | None = None  # i0, i1, j0, j1
 
     def put(self, rows: slice, cols: slice, outer: np.ndarray, inner: np.ndarray | None = None,
@@ -96,15 +108,19 @@ class Layer:
                         max(self.box[3], b[3])]
 
     def commit(self, weight: float = 1.0) -> None:
-        if self.box is None:
-            return
-        i0, i1, j0, j1 = self.box
-        val = self.outer[i0:i1, j0:j1] - self.sign * self.inner[i0:i1, j0:j1]
-        if weight != 1.0:
-            val *= F32(weight)
-        self.canvas.att[i0:i1, j0:j1] += val
-        if self.bone:
-            self.canvas.bone[i0:i1, j0:j1] += val
+        """Add the layer to the canvas (once) and give its buffers back to the canvas for reuse."""
+        if self.box is not None:
+            i0, i1, j0, j1 = self.box
+            val = self.outer[i0:i1, j0:j1] - self.sign * self.inner[i0:i1, j0:j1]
+            if weight != 1.0:
+                val *= F32(weight)
+            self.canvas.att[i0:i1, j0:j1] += val
+            if self.bone:
+                self.canvas.bone[i0:i1, j0:j1] += val
+        self.canvas.give_back(self.outer, self.box)
+        self.canvas.give_back(self.inner, self.box)
+        self.outer = self.inner = None  # type: ignore[assignment]
+        self.box = None
 
 
 def _chord(s2_over_a2: np.ndarray) -> np.ndarray:
@@ -114,7 +130,7 @@ def _chord(s2_over_a2: np.ndarray) -> np.ndarray:
 def tube(layer: Layer, p0: Sequence[float], axis: Sequence[float], t_knots: Sequence[float],
          a_knots: Sequence[float], c_knots: Sequence[float], *, depth: float, mu_cortex: float,
          mu_inner: float, bow_knots: Sequence[float] | None = None, clip: tuple | None = None,
-         mode: str = "max") -> None:
+         mode: str = "max", canal_shift_knots: Sequence[float] | None = None) -> None:
     """A solid of revolution-like piece along a straight axis, with elliptical cross-sections.
 
     Parameters
@@ -132,6 +148,9 @@ def tube(layer: Layer, p0: Sequence[float], axis: Sequence[float], t_knots: Sequ
         Sideways offset of the centre line (mm, along the axis's left normal) at each knot.
     clip : (point, normal), optional
         Keep only pixels with ``(p − point)·normal >= 0`` (a flat cut such as the tibial plateau).
+    canal_shift_knots : sequence, optional
+        Sideways offset of the interior (mm, along the left normal) at each knot: an eccentric canal,
+        so one cortex is thicker than the other (keep it below the cortical thickness).
     """
     u = np.asarray(axis, dtype=np.float64)
     u = u / float(np.hypot(u[0], u[1]))
@@ -163,6 +182,9 @@ def tube(layer: Layer, p0: Sequence[float], axis: Sequence[float], t_knots: Sequ
     ai = np.maximum(a - c, F32(0.0))
     bi = np.maximum(F32(depth) * a - c, F32(0.0))
     inv_i = F32(1.0) / np.maximum(ai, F32(1e-3))
+    if canal_shift_knots is not None:
+        si = s - np.interp(t, tk, np.asarray(canal_shift_knots, dtype=F32)).astype(F32)
+        s2 = si * si
     inner = (F32(2.0 * (mu_cortex - mu_inner)) * bi) * _chord(s2 * inv_i * inv_i) * (ai > 0)
     if clip is not None:
         cp, cn = clip
@@ -285,11 +307,20 @@ def cap_profile(t0: float, t1: float, a: float, cap0: float, cap1: float, n: int
 def smooth_closed(points: Sequence[Sequence[float]], per_segment: int = 6) -> np.ndarray:
     """A closed Catmull-Rom spline through ``points`` (rounded outlines from a few control points)."""
     p = np.asarray(points, dtype=np.float64)
-    n = len(p)
-    out = []
-    t = np.linspace(0.0, 1.0, per_segment, endpoint=False)[:, None]
-    for i in range(n):
-        p0, p1, p2, p3 = p[i - 1], p[i], p[(i + 1) % n], p[(i + 2) % n]
-        out.append(0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t ** 2
-                          + (-p0 + 3 * p1 - 3 * p2 + p3) * t ** 3))
-    return np.vstack(out)
+    return _catmull_rom(np.roll(p, 1, axis=0), p, np.roll(p, -1, axis=0), np.roll(p, -2, axis=0), per_segment)
+
+
+def smooth_open(points: Sequence[Sequence[float]], per_segment: int = 8) -> np.ndarray:
+    """An open Catmull-Rom spline through ``points`` (end points repeated): a polyline without corners."""
+    p = np.asarray(points, dtype=np.float64)
+    q = np.vstack([p[:1], p, p[-1:]])
+    seg = _catmull_rom(q[:-3], q[1:-2], q[2:-1], q[3:], per_segment)
+    return np.vstack([seg, p[-1:]])
+
+
+def _catmull_rom(p0: np.ndarray, p1: np.ndarray, p2: np.ndarray, p3: np.ndarray, per_segment: int) -> np.ndarray:
+    """Points of the Catmull-Rom segments from ``p1[i]`` to ``p2[i]`` (``per_segment`` each, end excluded)."""
+    t = np.linspace(0.0, 1.0, per_segment, endpoint=False)[None, :, None]
+    seg = 0.5 * ((2 * p1)[:, None] + (-p0 + p2)[:, None] * t + (2 * p0 - 5 * p1 + 4 * p2 - p3)[:, None] * t ** 2
+                 + (-p0 + 3 * p1 - 3 * p2 + p3)[:, None] * t ** 3)
+    return seg.reshape(-1, 2)
