@@ -9,7 +9,10 @@ depend on the pixel spacing:
   mediolateral direction (perpendicular to the mechanical axis; on a standard AP film the patient's right leg
   is on the image left, so its lateral side is -x);
 * **widths**: the malleolar line, the femoral joint line (condyles) and the tibial plateau line, relative to
-  the plateau width and to the leg length, stay inside generous anatomical ranges (:data:`WIDTH_RATIOS`).
+  the plateau width and to the leg length, stay inside generous anatomical ranges (:data:`WIDTH_RATIOS`);
+* **proportion**: the tibia (knee centre to ankle centre) relative to the femur (femoral head to knee
+  centre) stays inside a generous range (:data:`TIBIA_TO_FEMUR`): an ankle box placed on the distal tibial
+  shaft, or a knee point on the other leg's knee, changes it grossly.
 
 :func:`check_leg` returns the issues; the pipeline flags the landmarks involved for review and adds the
 message to its warnings. It never moves a point: which of two landmarks is wrong is for a person to decide.
@@ -40,6 +43,12 @@ the ranges are wide on purpose: they are for gross jumps, not for grading anatom
 PLATEAU_TO_LEG: tuple[float, float] = (0.04, 0.3)
 """Allowed tibial plateau width as a fraction of the hip-to-ankle length (adults ~0.07–0.10, the spec's examples
 down to 0.066; synthetic 0.07–0.11)."""
+
+
+TIBIA_TO_FEMUR: tuple[float, float] = (0.68, 1.1)
+"""Allowed tibia length (knee centre to the malleoli's midpoint) as a fraction of the femur length (femoral head
+to knee centre). Adults ~0.78–0.90 (crural index); the spec's examples span 0.70–1.02 and the synthetic
+generator 0.74–0.89. The bundled model's one ankle placed 63 mm too high (feet together) gave 0.66."""
 
 
 @dataclass(frozen=True)
@@ -116,4 +125,14 @@ def check_leg(side: str, landmarks_px: Mapping[str, tuple[float, float]],
                 issues.append(PlausibilityIssue(side, PAIRS["tibial plateau line"],
                                                 f"{side} leg: the tibial plateau width is {plateau / leg:.3f} of "
                                                 f"the hip-to-ankle length (expected {lo}–{hi})"))
+    need = ("femoral_head", "knee_center", "malleolus_lateral", "malleolus_medial")
+    if all(k in pts for k in need):
+        ankle = 0.5 * (pts["malleolus_lateral"] + pts["malleolus_medial"])
+        femur = float(np.linalg.norm((pts["knee_center"] - pts["femoral_head"]) * scale))
+        tibia = float(np.linalg.norm((ankle - pts["knee_center"]) * scale))
+        lo, hi = TIBIA_TO_FEMUR
+        if femur > 0 and not lo <= tibia / femur <= hi:
+            issues.append(PlausibilityIssue(side, ("knee_center", "malleolus_lateral", "malleolus_medial"),
+                                            f"{side} leg: the tibia (knee centre to ankle centre) is "
+                                            f"{tibia / femur:.2f} of the femur length (expected {lo}–{hi})"))
     return issues

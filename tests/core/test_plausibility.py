@@ -63,3 +63,23 @@ def test_ratios_do_not_depend_on_isotropic_spacing(alignment_examples, spacing):
     assert check_leg("left", leg, spacing) == []
     leg["malleolus_medial"] = leg["malleolus_lateral"]  # collapsed line: caught in every spacing
     assert any("malleolar line" in i.message for i in check_leg("left", leg, spacing))
+
+
+def test_tibia_out_of_proportion_with_the_femur_is_flagged(alignment_examples):
+    """The bundled model's failure on synth-2-000014 (feet together): the ankle box sat on the distal tibia and
+    both malleoli came out 63 mm too high, a tibia 0.66 of the femur. Widths and sides stayed plausible."""
+    leg = _leg(alignment_examples, 0, "right")
+    hx, hy = leg["femoral_head"]
+    kx, ky = leg["knee_center"]
+    femur = ((kx - hx) ** 2 + (ky - hy) ** 2) ** 0.5
+    for lm in ("malleolus_lateral", "malleolus_medial"):
+        x, y = leg[lm]
+        leg[lm] = (x, ky + 0.6 * (y - ky))  # ankle moved up along the leg: widths unchanged
+    ankle_y = 0.5 * (leg["malleolus_lateral"][1] + leg["malleolus_medial"][1])
+    assert (ankle_y - ky) / femur < 0.68
+    issues = check_leg("right", leg)
+    assert len(issues) == 1 and "of the femur length" in issues[0].message
+    assert set(issues[0].landmarks) == {"knee_center", "malleolus_lateral", "malleolus_medial"}
+    # without the knee centre the proportion is not judged
+    del leg["knee_center"]
+    assert check_leg("right", leg) == []
