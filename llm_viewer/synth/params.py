@@ -19,6 +19,9 @@ from ..core.landmarks import SIDES
 
 PHENOTYPES: tuple[str, ...] = ("normal", "varus", "valgus", "severe_varus", "severe_valgus", "postop_tka")
 PHENOTYPE_WEIGHTS: tuple[float, ...] = (0.45, 0.2, 0.12, 0.07, 0.05, 0.11)
+SIDE_WIDTH_SD = 0.015
+"""SD of the difference between a patient's left and right joint widths (condylar, plateau, malleolar lines),
+on top of the per-patient scale: bilateral asymmetry of the knee and ankle is a few per cent."""
 
 FULL_WIDTH_PX = 2800
 FULL_HEIGHT_PX = 8100
@@ -268,6 +271,10 @@ def sample_study(rng: np.random.Generator, config: SynthConfig) -> StudyParamete
     pheno_main = PHENOTYPES[int(rng.choice(len(PHENOTYPES), p=np.array(PHENOTYPE_WEIGHTS)))]
     stance_half = _clip(rng.normal(55.0, 25.0), 25.0, 140.0)
     legs: dict[str, LegParameters] = {}
+    # Joint widths vary between people (about 5-7 % SD) but little between a person's two legs: a per-patient
+    # scale and a small per-leg deviation (SIDE_WIDTH_SD), so that each leg's distribution stays N(1, sd).
+    width_sd = {"condyle": 0.07, "plateau": 0.05, "malleolar": 0.06}
+    patient_width = {k: rng.normal(1.0, math.sqrt(sd ** 2 - SIDE_WIDTH_SD ** 2)) for k, sd in width_sd.items()}
     head_r = _clip(rng.normal(23.5, 1.5) * body, 19.0, 28.0)
     for side in SIDES:
         # Legs of one patient are similar: the other leg keeps the phenotype with probability 0.7.
@@ -295,10 +302,9 @@ def sample_study(rng: np.random.Generator, config: SynthConfig) -> StudyParamete
             soft_tissue_scale=_clip(rng.normal(1.0, 0.18), 0.7, 1.6),
             knee_implant=bool(knee_impl), hip_implant=bool(hip_impl), plate=plate,
             bracelet=bool(rng.random() < 0.03),
-            # Joint widths vary between people independently of overall size (about 5-7 % SD).
-            condyle_spread=_clip(rng.normal(1.0, 0.07), 0.85, 1.18),
-            plateau_spread=_clip(rng.normal(1.0, 0.05), 0.88, 1.12),
-            malleolar_spread=_clip(rng.normal(1.0, 0.06), 0.86, 1.15),
+            condyle_spread=_clip(patient_width["condyle"] + rng.normal(0.0, SIDE_WIDTH_SD), 0.85, 1.18),
+            plateau_spread=_clip(patient_width["plateau"] + rng.normal(0.0, SIDE_WIDTH_SD), 0.88, 1.12),
+            malleolar_spread=_clip(patient_width["malleolar"] + rng.normal(0.0, SIDE_WIDTH_SD), 0.86, 1.15),
             cortex_asymmetry=float(rng.uniform(0.4, 1.4)),
         )
         legs[side] = p

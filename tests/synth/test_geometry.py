@@ -91,3 +91,22 @@ def test_joint_widths_vary_between_legs_and_stay_plausible():
     assert 0.04 < mall.std() < 0.12 and 0.85 < mall.mean() < 1.05
     assert 0.04 < cond.std() < 0.12 and 0.6 < cond.mean() < 0.72
     assert mall.max() - mall.min() > 0.15 and cond.max() - cond.min() > 0.15
+
+
+def test_a_patients_two_legs_have_similar_joint_widths():
+    """Joint widths vary between patients but little between a patient's legs (version 3 drew them
+    independently per leg: two condylar lines of one patient differed by up to 44 %)."""
+    from llm_viewer.synth.params import SIDE_WIDTH_SD
+
+    cfg = SynthConfig.with_height(1024, one_leg_rate=0.0)
+    within, between = [], []
+    for seed in range(150):
+        st = sample_study(np.random.default_rng(seed), cfg)
+        r, lft = st.legs["right"], st.legs["left"]
+        for name in ("condyle_spread", "plateau_spread", "malleolar_spread"):
+            within.append(getattr(r, name) - getattr(lft, name))
+        between.append(r.condyle_spread)
+    within = np.array(within)
+    assert np.abs(within).max() < 6 * SIDE_WIDTH_SD * np.sqrt(2)
+    assert 0.8 * SIDE_WIDTH_SD * np.sqrt(2) < within.std() < 1.25 * SIDE_WIDTH_SD * np.sqrt(2)
+    assert 0.05 < np.std(between) < 0.09  # each leg keeps N(1, 0.07)
