@@ -99,6 +99,8 @@ def check_leg(side: str, landmarks_px: Mapping[str, tuple[float, float]],
     scale = np.array([float(sc), float(sr)])
     pts = {k: np.asarray(v, dtype=float) for k, v in landmarks_px.items() if v is not None}
     lateral = _lateral_unit(side, pts, scale)
+    ankle = (0.5 * (pts["malleolus_lateral"] + pts["malleolus_medial"])
+             if "malleolus_lateral" in pts and "malleolus_medial" in pts else None)
     issues: list[PlausibilityIssue] = []
     lengths: dict[str, float] = {}
     for name, (lat, med) in PAIRS.items():
@@ -117,17 +119,14 @@ def check_leg(side: str, landmarks_px: Mapping[str, tuple[float, float]],
                 issues.append(PlausibilityIssue(side, PAIRS[name] + PAIRS["tibial plateau line"],
                                                 f"{side} leg: the {name} is {r:.2f} of the tibial plateau width "
                                                 f"(expected {lo}–{hi})"))
-        if "femoral_head" in pts and "malleolus_lateral" in pts and "malleolus_medial" in pts:
-            ankle = 0.5 * (pts["malleolus_lateral"] + pts["malleolus_medial"])
+        if "femoral_head" in pts and ankle is not None:
             leg = float(np.linalg.norm((ankle - pts["femoral_head"]) * scale))
             lo, hi = PLATEAU_TO_LEG
             if leg > 0 and not lo <= plateau / leg <= hi:
                 issues.append(PlausibilityIssue(side, PAIRS["tibial plateau line"],
                                                 f"{side} leg: the tibial plateau width is {plateau / leg:.3f} of "
                                                 f"the hip-to-ankle length (expected {lo}–{hi})"))
-    need = ("femoral_head", "knee_center", "malleolus_lateral", "malleolus_medial")
-    if all(k in pts for k in need):
-        ankle = 0.5 * (pts["malleolus_lateral"] + pts["malleolus_medial"])
+    if "femoral_head" in pts and "knee_center" in pts and ankle is not None:
         femur = float(np.linalg.norm((pts["knee_center"] - pts["femoral_head"]) * scale))
         tibia = float(np.linalg.norm((ankle - pts["knee_center"]) * scale))
         lo, hi = TIBIA_TO_FEMUR

@@ -164,9 +164,8 @@ def render_femur(canvas: Canvas, g: LegGeometry) -> FemurFrame:
     bow_sign = 1.0 if float(perp_towards(-up, lat) @ np.array([-(-up)[1], (-up)[0]])) > 0 else -1.0
     # eccentric canal: the medial cortex is thicker below the lesser trochanter (calcar femorale) and the
     # lateral one along the mid-shaft (the tension side of the bow)
-    left_is_lat = float(np.array([-(-up)[1], (-up)[0]]) @ lat) > 0
-    to_lat = 1.0 if left_is_lat else -1.0
-    shift = to_lat * np.interp(tk, [0.0, 25.0 * s, 0.45 * d, 0.8 * d, d], [0.0, 1.6, 0.3, -0.8, 0.0]) * s
+    # (the tube's sideways offsets are along its left normal; ``bow_sign`` is +1 where that points laterally)
+    shift = bow_sign * np.interp(tk, [0.0, 25.0 * s, 0.45 * d, 0.8 * d, d], [0.0, 1.6, 0.3, -0.8, 0.0]) * s
     shift *= p.cortex_asymmetry
     tube(L, fr.axis_point(0.0), -up, tk, ak, ck, depth=0.95, mu_cortex=MU_CORTEX, mu_inner=MU_MARROW,
          bow_knots=bow_sign * fr.bow(tk), canal_shift_knots=np.clip(shift, -0.6 * ck, 0.6 * ck))

@@ -154,7 +154,8 @@ def build_leg(params: LegParameters, H_x_mm: float, A_x_mm: float, A_y_mm: float
     s = params.bone_scale
     notch_h = 9.0 * s
     J = K - notch_h * n_c  # point of the condylar tangent line below the notch
-    w_cl, w_cm = 24.0 * s * params.condyle_spread, 25.0 * s * params.condyle_spread  # condyle tangent points (centres of the distal condyles)
+    # condyle tangent points (centres of the distal condyles)
+    w_cl, w_cm = 24.0 * s * params.condyle_spread, 25.0 * s * params.condyle_spread
     CL = J + w_cl * e_c
     CM = J - w_cm * e_c
     # Plateau: below the condylar line by the joint space; keep >= 1.5 mm everywhere despite JLCA.

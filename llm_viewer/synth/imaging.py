@@ -124,12 +124,29 @@ def form_log_image(canvas: Canvas, exp: Exposure, rng: np.random.Generator) -> t
     return value.astype(F32), sigma
 
 
+class NoiseField:
+    """White Gaussian noise over a ``height × width`` grid, drawn cheaply and read in blocks.
+
+    Each row is a window, at a random offset, of one shared pool of normal deviates, so drawing costs
+    ``pool + width`` deviates instead of ``height × width``. Any block of rows and columns can be read on
+    its own (:meth:`block`), and blocks read separately agree where they overlap: one field, tiled.
+    """
+
+    def __init__(self, rng: np.random.Generator, height: int, width: int, pool: int = NOISE_POOL) -> None:
+        self.width = width
+        self._deviates = rng.standard_normal(pool + width, dtype=np.float32)
+        self._offsets = rng.integers(0, pool, size=height)
+
+    def block(self, r0: int, r1: int, c0: int = 0, c1: int | None = None) -> np.ndarray:
+        """Rows ``r0:r1`` and columns ``c0:c1`` of the field (a new array)."""
+        c1 = self.width if c1 is None else c1
+        view = np.lib.stride_tricks.sliding_window_view(self._deviates[c0:], c1 - c0)
+        return view[self._offsets[r0:r1]]
+
+
 def noise_field(rng: np.random.Generator, height: int, width: int, pool: int = NOISE_POOL) -> np.ndarray:
-    """White Gaussian noise, fast: each row is a random window of a shared pool of normal deviates."""
-    deviates = rng.standard_normal(pool + width, dtype=np.float32)
-    view = np.lib.stride_tricks.sliding_window_view(deviates, width)
-    offsets = rng.integers(0, pool, size=height)
-    return view[offsets]
+    """White Gaussian noise, fast: the whole of a :class:`NoiseField`."""
+    return NoiseField(rng, height, width, pool).block(0, height)
 
 
 def to_full_resolution(value: np.ndarray, sigma: np.ndarray, canvas: Canvas, exp: Exposure,
@@ -146,12 +163,10 @@ def to_full_resolution(value: np.ndarray, sigma: np.ndarray, canvas: Canvas, exp
     for y in exp.seams_y_px:
         row_off[max(0, y - 1):y + 2] += F32(0.03)
     # quantum noise and seam offsets, in blocks of rows (cache-sized temporaries)
-    deviates = rng.standard_normal(NOISE_POOL + W, dtype=np.float32)
-    view = np.lib.stride_tricks.sliding_window_view(deviates, W)
-    offsets = rng.integers(0, NOISE_POOL, size=H)
+    noise = NoiseField(rng, H, W)
     for r0 in range(0, H, 256):
         r1 = min(H, r0 + 256)
-        block = view[offsets[r0:r1]]
+        block = noise.block(r0, r1)
         block *= sig[r0:r1]
         block += row_off[r0:r1, None]
         img[r0:r1] += block
@@ -219,7 +234,7 @@ def add_trabecular_grain(img: np.ndarray, rng: np.random.Generator, canvas: Canv
     by the bone's projected thickness (zero outside bone) and upsampled.
 
     Only the tiles of the half-resolution grid that contain bone are computed (bones cover a fraction of
-    a long-leg image). The white noise is one global field (each row a window of a shared pool), and
+    a long-leg image). The white noise is one global :class:`NoiseField`, and
     every tile is blurred with a margin wider than the kernels, so tiles join without seams: the result
     equals blurring the whole field.
     """
@@ -233,9 +248,7 @@ def add_trabecular_grain(img: np.ndarray, rng: np.random.Generator, canvas: Canv
     # moments of exp(−x²/2r²) for x ~ N(0, 1): exact, so the ridge pattern has zero mean and unit variance
     ridge_mean = np.sqrt(r2 / (r2 + 1.0))
     ridge_sd = np.sqrt(max(np.sqrt(r2 / (r2 + 2.0)) - r2 / (r2 + 1.0), 1e-12))
-    pool = 1 << 18
-    deviates = rng.standard_normal(pool + w2, dtype=np.float32)
-    offsets = rng.integers(0, pool, size=h2)
+    noise = NoiseField(rng, h2, w2, pool=1 << 18)
     weight_c = np.minimum(canvas.bone * F32(1.5), F32(1.0))
     active = weight_c > F32(1e-3)
     if not active.any():
@@ -263,7 +276,7 @@ def add_trabecular_grain(img: np.ndarray, rng: np.random.Generator, canvas: Canv
             n0, n1 = max(0, c0 - 1), min(w2, c1 + 1)
             p0, p1 = max(0, m0 - pad_y), min(h2, m1 + pad_y)
             q0, q1 = max(0, n0 - pad_x), min(w2, n1 + pad_x)
-            n = np.lib.stride_tricks.sliding_window_view(deviates[q0:], q1 - q0)[offsets[p0:p1]]
+            n = noise.block(p0, p1, q0, q1)
             band = _band_pass(n, fine, box)[m0 - p0:m1 - p0, n0 - q0:n1 - q0]
             # bone weight on the tile: bilinear from the coarse grid (an exact affine map of pixel centres)
             affine = np.array([[2.0 / f, 0.0, coarse_pos(n0) - cj0], [0.0, 2.0 / f, coarse_pos(m0) - ci0]])
