@@ -169,6 +169,7 @@ def render_femur(canvas: Canvas, g: LegGeometry) -> FemurFrame:
     shift *= p.cortex_asymmetry
     tube(L, fr.axis_point(0.0), -up, tk, ak, ck, depth=0.95, mu_cortex=MU_CORTEX, mu_inner=MU_MARROW,
          bow_knots=bow_sign * fr.bow(tk), canal_shift_knots=np.clip(shift, -0.6 * ck, 0.6 * ck))
+    canvas.shafts.append((fr.axis_point(30.0 * s), g.K + 110.0 * s * up, hw))
     outline_solid(L, _distal_outline(g), radius_mm=26.0 * s, depth=1.05, cortex_mm=1.0, mu_cortex=MU_CORTEX,
                   mu_inner=MU_TRABECULAR)
     L.commit()

@@ -32,7 +32,7 @@ from .pelvis import render_pelvis
 from .primitives import Canvas, Layer
 from .truth import diaphysis_mask, roi_boxes
 
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 VALUE_OFFSET = 1200.0
 VALUE_GAIN = 7800.0
 MAX_ATTEMPTS = 20

@@ -225,6 +225,36 @@ def _band_pass_std(spacing_mm: float) -> float:
     return float(np.sqrt(max(float((h * h).sum()), 1e-12)))
 
 
+SHAFT_GRAIN = 0.3
+"""Fraction of the trabecular grain left over a diaphysis (compact cortex and marrow, few trabeculae)."""
+
+
+def grain_gain(canvas: Canvas, rng: np.random.Generator) -> np.ndarray:
+    """Where cancellous bone shows its lattice, and how strongly (coarse grid, about 0.25–1.7).
+
+    Trabecular density is not uniform: it varies over centimetres (denser under joint surfaces and along
+    load lines, sparser in Ward's triangle and the metaphyses), so the grain's amplitude is modulated by a
+    smooth random field (≈ 8 mm). Over the diaphyses registered in ``canvas.shafts`` (compact cortex
+    around a marrow canal) only ``SHAFT_GRAIN`` of it is left, fading in over a few millimetres.
+    """
+    hc, wc = canvas.att.shape
+    q = 4
+    m = noise_field(rng, max(1, hc // q), max(1, wc // q), pool=1 << 14)
+    m = cv2.GaussianBlur(m, (0, 0), 8.0 / (canvas.step_mm * q))
+    m /= F32(max(float(m.std()), 1e-6))
+    gain = np.clip(F32(1.0) + F32(0.45) * m, F32(0.25), F32(1.7))
+    if canvas.shafts:
+        mask = np.zeros_like(gain)
+        for a, b, half in canvas.shafts:
+            pa = np.round(canvas.to_px(a) / q * 16.0).astype(np.int64)
+            pb = np.round(canvas.to_px(b) / q * 16.0).astype(np.int64)
+            thick = max(1, int(round(2.0 * half / (canvas.step_mm * q))))
+            cv2.line(mask, (int(pa[0]), int(pa[1])), (int(pb[0]), int(pb[1])), 1.0, thick, cv2.LINE_8, shift=4)
+        mask = cv2.GaussianBlur(mask, (0, 0), max(0.5, 6.0 / (canvas.step_mm * q)))
+        gain *= F32(1.0) - F32(1.0 - SHAFT_GRAIN) * np.minimum(mask * F32(1.25), F32(1.0))
+    return cv2.resize(gain, (wc, hc), interpolation=cv2.INTER_LINEAR)
+
+
 def add_trabecular_grain(img: np.ndarray, rng: np.random.Generator, canvas: Canvas, amplitude: float) -> None:
     """Add the full-resolution trabecular grain, ``amplitude ×`` unit-variance pattern, to ``img`` in place.
 
@@ -248,8 +278,8 @@ def add_trabecular_grain(img: np.ndarray, rng: np.random.Generator, canvas: Canv
     # moments of exp(−x²/2r²) for x ~ N(0, 1): exact, so the ridge pattern has zero mean and unit variance
     ridge_mean = np.sqrt(r2 / (r2 + 1.0))
     ridge_sd = np.sqrt(max(np.sqrt(r2 / (r2 + 2.0)) - r2 / (r2 + 1.0), 1e-12))
+    weight_c = np.minimum(canvas.bone * F32(1.5), F32(1.0)) * grain_gain(canvas, rng)
     noise = NoiseField(rng, h2, w2, pool=1 << 18)
-    weight_c = np.minimum(canvas.bone * F32(1.5), F32(1.0))
     active = weight_c > F32(1e-3)
     if not active.any():
         return

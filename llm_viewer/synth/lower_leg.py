@@ -18,7 +18,7 @@ import numpy as np
 
 from .anatomy import MU_CORTEX, MU_MARROW, MU_SUBCHONDRAL, MU_TRABECULAR, _plafond, perp_towards
 from .geometry import LegGeometry
-from .primitives import Canvas, Layer, curve, ellipsoid, tube
+from .primitives import Canvas, Layer, curve, ellipsoid, polygon, smooth_open, tube
 from .shapes import outline_solid, smooth_profile
 
 
@@ -56,13 +56,23 @@ def render_tibia(canvas: Canvas, g: LegGeometry) -> None:
     f = _Frames(g)
     s, P, T, Td, M, hf = f.s, f.P, f.T, f.Td, f.M, f.half
     L = Layer(canvas, bone=True)
-    # the tibial spines, unless a knee replacement has resected them (flat cut under the tray)
-    spines = ([P(-8.5 * s, -2.0 * s), P(-4.5 * s, -6.0 * s), P(-0.5 * s, -4.0 * s), P(3.0 * s, -6.5 * s),
-               P(7.5 * s, -2.0 * s)] if not g.params.knee_implant else [P(0.0, -0.8)])
-    proximal = [g.PL, P(-hf + 4.0 * s, -0.5), P(-17.0 * s, -1.0), *spines, P(18.0 * s, -1.0),
-                P(hf - 4.0 * s, -0.5), g.PM, P(hf + 0.8, 4.5 * s), P(hf - 1.5 * s, 15.0 * s), T(40.0 * s, 20.5 * s),
-                T(62.0 * s, 16.0 * s), T(95.0 * s, 14.5 * s), T(112.0 * s, 0.0), T(95.0 * s, -14.5 * s),
-                T(62.0 * s, -16.5 * s), T(40.0 * s, -22.0 * s), P(-hf + 1.0 * s, 15.0 * s), P(-hf - 0.8, 4.5 * s)]
+    # plateau surfaces: the lateral one slightly convex, the medial one slightly concave (both end at PL and
+    # PM on the plateau line); the intercondylar eminence rises between them with its two tubercles, unless
+    # a knee replacement has resected it (flat cut under the tray)
+    spines = ([P(-11.0 * s, -0.8 * s), P(-6.0 * s, -6.5 * s), P(-2.5 * s, -4.2 * s), P(1.5 * s, -8.5 * s),
+               P(6.0 * s, -3.0 * s), P(10.5 * s, 0.3 * s)] if not g.params.knee_implant else [P(0.0, -0.8)])
+    lat_top = [P(-hf + 3.0 * s, -0.6 * s), P(-0.62 * hf, -1.0 * s), P(-0.36 * hf, -0.7 * s)]
+    med_top = [P(0.36 * hf, 1.0 * s), P(0.62 * hf, 1.3 * s), P(hf - 3.0 * s, 0.5 * s)]
+    if g.params.knee_implant:
+        lat_top = [P(-hf + 4.0 * s, -0.5), P(-17.0 * s, -1.0)]
+        med_top = [P(18.0 * s, -1.0), P(hf - 4.0 * s, -0.5)]
+    # sides: a small overhanging lip under each plateau end, then the metaphysis narrows like a bell into
+    # the shaft (concave outward), not a straight taper
+    proximal = [g.PL, *lat_top, *spines, *med_top, g.PM, P(hf + 0.8, 4.0 * s), P(hf + 0.2, 11.0 * s),
+                P(hf - 1.8 * s, 21.0 * s), T(35.0 * s, 0.8 * hf), T(50.0 * s, 0.62 * hf), T(70.0 * s, 18.0 * s),
+                T(95.0 * s, 14.5 * s), T(112.0 * s, 0.0), T(95.0 * s, -14.5 * s), T(70.0 * s, -17.5 * s),
+                T(50.0 * s, -0.64 * hf), T(35.0 * s, -0.82 * hf), P(-hf + 1.8 * s, 21.0 * s),
+                P(-hf - 0.2, 11.0 * s), P(-hf - 0.8, 4.0 * s)]
     outline_solid(L, proximal, radius_mm=30.0 * s, depth=0.82, cortex_mm=0.9, mu_cortex=MU_CORTEX,
                   mu_inner=MU_TRABECULAR)
     ln = f.ln
@@ -71,21 +81,41 @@ def render_tibia(canvas: Canvas, g: LegGeometry) -> None:
     _, ck = smooth_profile([35.0 * s, 70.0 * s, 0.4 * ln, 0.7 * ln, ln - 60.0 * s, ln - 30.0 * s],
                            [16.0 * s, 4.5 * s, 5.5 * s, 5.0 * s, 3.0 * s, 15.0 * s], 24)
     tube(L, f.Pc, f.a_hat, tk, ak, ck, depth=0.88, mu_cortex=MU_CORTEX, mu_inner=MU_MARROW)
-    distal = [Td(110.0 * s, -12.0 * s), Td(70.0 * s, -14.0 * s), M(20.0 * s, 30.0 * s), M(21.5 * s, 16.0 * s),
+    canvas.shafts.append((f.Pc + 110.0 * s * f.a_hat, f.Fc - 90.0 * s * f.a_hat, 14.0 * s))
+    # distal metaphysis: flares gradually from the shaft to the plafond (not a block on a stick)
+    distal = [Td(110.0 * s, -12.0 * s), Td(70.0 * s, -14.0 * s), M(15.0 * s, 50.0 * s), M(19.5 * s, 30.0 * s),
+              M(21.5 * s, 16.0 * s),
               M(20.0 * s, 9.5 * s), M(10.0 * s, 8.3 * s), M(0.0, 8.0 * s), M(-10.0 * s, 8.1 * s),
               M(-18.0 * s, 8.6 * s), M(-22.0 * s, 6.0 * s), M(-25.5 * s, 2.5 * s), M(-31.0 * s, 0.5), g.MM,
-              M(-39.0 * s, 0.5), M(-42.5 * s, 5.0 * s), M(-43.5 * s, 15.0 * s), M(-40.0 * s, 30.0 * s),
-              Td(70.0 * s, 16.0 * s), Td(110.0 * s, 13.0 * s), Td(125.0 * s, 0.0)]
+              M(-39.0 * s, 0.5), M(-42.5 * s, 5.0 * s), M(-43.5 * s, 15.0 * s), M(-38.5 * s, 32.0 * s),
+              M(-30.0 * s, 50.0 * s), Td(70.0 * s, 16.0 * s), Td(110.0 * s, 13.0 * s), Td(125.0 * s, 0.0)]
     outline_solid(L, distal, radius_mm=24.0 * s, depth=0.9, cortex_mm=1.0, mu_cortex=MU_CORTEX,
                   mu_inner=MU_TRABECULAR)
     L.commit()
     # subchondral plates, physeal scars
     S = Layer(canvas, bone=True)
-    curve(S, [P(-hf + 3.0 * s, 1.6), P(-9.0 * s, 1.4), P(9.0 * s, 1.4), P(hf - 3.0 * s, 1.6)], 1.1,
-          mu=MU_SUBCHONDRAL * 0.35, depth=10.0)
+    # subchondral plates under each compartment, each with a fainter second line a few mm below: the
+    # posterior rim of the sloped plateau projects under the anterior one
+    for top, rim in ((lat_top, 3.5 * s), (med_top, 4.5 * s)):
+        line = smooth_open(np.array(top) + 1.6 * g.n_p, 4)
+        curve(S, line, 1.2, mu=MU_SUBCHONDRAL * 0.4, depth=10.0)
+        bend = np.sin(np.linspace(0.15, 0.85, len(line)) * np.pi)[:, None]  # meets the anterior rim at the ends
+        curve(S, line + rim * bend * g.n_p, 0.8, mu=MU_SUBCHONDRAL * 0.14, depth=9.0)
+    # subchondral sclerosis of the loaded compartment (medial in varus, lateral in valgus knees)
+    if not g.params.knee_implant:
+        load = 180.0 - g.params.hka_deg
+        for sign, amount in ((1.0, load), (-1.0, -load)):
+            dens = min(0.16, max(0.0, 0.012 * (amount + 2.0)))
+            if dens > 0.01:
+                x0, x1 = (0.25 * hf, hf - 2.0 * s) if sign > 0 else (-hf + 2.0 * s, -0.25 * hf)
+                depth_mm = (3.0 + 0.6 * max(0.0, amount)) * s
+                band = [P(x0, 1.5 * s), P(x1, 1.2 * s), P(x1 - sign * 2.0 * s, depth_mm), P(x0, depth_mm * 0.8)]
+                polygon(S, band, value=dens, soften_mm=1.5, mode="add")
     curve(S, [P(-hf + 6.0 * s, 20.0 * s), P(-0.5 * hf, 17.6 * s), P(-0.15 * hf, 17.8 * s), P(0.2 * hf, 16.6 * s),
               P(0.55 * hf, 18.4 * s), P(hf - 6.0 * s, 20.0 * s)], 1.4, mu=MU_CORTEX * 0.07, depth=12.0)
-    curve(S, [M(19.0 * s, 7.4 * s), M(0.0, 7.0 * s), M(-18.0 * s, 7.6 * s)], 1.0, mu=MU_SUBCHONDRAL * 0.35,
+    # the plafond's subchondral plate, just inside the bone (the plafond surface is at 8.0–8.6 mm)
+    curve(S, [M(19.0 * s, 9.5 * s + 1.0), M(0.0, 8.0 * s + 1.0), M(-18.0 * s, 8.6 * s + 1.0)], 1.0,
+          mu=MU_SUBCHONDRAL * 0.35,
           depth=12.0)
     curve(S, [M(18.0 * s, 24.0 * s), M(8.0 * s, 22.4 * s), M(-5.0 * s, 22.8 * s), M(-17.0 * s, 21.7 * s),
               M(-30.0 * s, 24.0 * s)], 1.4, mu=MU_CORTEX * 0.07,
@@ -117,6 +147,7 @@ def render_fibula(canvas: Canvas, g: LegGeometry) -> None:
                                                                              7.5 * s], 20)
     _, ck = smooth_profile([0.0, 30.0 * s, 0.5 * ln, ln - 30.0 * s, ln], [6.5 * s, 2.5, 2.8, 2.2, 7.5 * s], 20)
     tube(L, top, ax, tk, ak, ck, depth=1.0, mu_cortex=MU_CORTEX, mu_inner=MU_MARROW)
+    canvas.shafts.append((top + 45.0 * s * ax / ln, low - 35.0 * s * ax / ln, 6.5 * s))
     mall = [M(21.0 * s, 72.0 * s), M(21.5 * s, 40.0 * s), M(22.5 * s, 18.0 * s), M(23.0 * s, 7.0 * s),
             M(26.0 * s, 2.0 * s), M(31.0 * s, 0.5), g.ML, M(39.0 * s, 0.5), M(42.0 * s, 8.0 * s),
             M(41.5 * s, 24.0 * s), M(37.0 * s, 48.0 * s), M(35.0 * s, 72.0 * s), M(28.0 * s, 80.0 * s)]
@@ -187,6 +218,11 @@ def render_foot(canvas: Canvas, g: LegGeometry, rng: np.random.Generator) -> Non
         x = (-30.0 + 14.0 * k + rng.normal(0.0, 1.5)) * s
         c = M(x, (-70.0 - 1.5 * abs(k - 1.5) + rng.normal(0.0, 1.5)) * s)
         r = (5.5 if k == 0 else 4.0 - 0.3 * (k - 1)) * s
-        ellipsoid(P, c, f.n_up, r * 1.1, r, 3.0 * r, cortex=1.0, mu_cortex=MU_CORTEX * 0.9,
-                  mu_inner=MU_TRABECULAR)
+        # a phalanx seen end-on is a short tube along the beam: its cortex projects as a solid, only slightly
+        # brighter rim (not a thin ring); the middle phalanx overlaps it a little further along the toe
+        ellipsoid(P, c, f.n_up, r * 1.1, r, 2.2 * r, cortex=0.45 * r, mu_cortex=MU_CORTEX * 0.75,
+                  mu_inner=MU_TRABECULAR * 1.8)
+        if k > 0:
+            ellipsoid(P, c - 4.5 * s * f.n_up + rng.normal(0.0, 0.8, 2) * s, f.n_up, 0.8 * r, 0.75 * r, 1.4 * r,
+                      cortex=0.4 * r, mu_cortex=MU_CORTEX * 0.7, mu_inner=MU_TRABECULAR * 1.8)
     P.commit()

@@ -68,32 +68,38 @@ def render_pelvis(canvas: Canvas, body: Layer, geo: StudyGeometry, rng: np.rando
         wing = [P(sg, h - 30 * k, -22 * k), P(sg, h + 30 * k, -22 * k), P(sg, h + 48 * k, -55 * k),
                 P(sg, h + 62 * k, -100 * k), P(sg, h + 48 * k, -135 * k), P(sg, h + 5 * k, -150 * k),
                 P(sg, h - 40 * k, -138 * k), P(sg, h - 52 * k, -110 * k), P(sg, h - 50 * k, -60 * k)]
+        # the wing's body, without a cortical outline of its own: its lower part merges into the
+        # supra-acetabular body, so only the crest, the lateral margin and the sacroiliac joint show as lines
         W = Layer(canvas, bone=True)
-        outline_solid(W, wing, radius_mm=9.0 * k, depth=0.45, cortex_mm=1.6, mu_cortex=MU_CORTEX,
+        outline_solid(W, wing, radius_mm=9.0 * k, depth=0.45, cortex_mm=1.6, mu_cortex=MU_TRABECULAR * 0.6,
                       mu_inner=MU_TRABECULAR * 0.6)
-        # supra-acetabular body: thick bone from the lower wing into the acetabular roof
-        Hs = geo.legs["right" if sg == 1 else "left"].H
-        a0, a1 = (195.0, 330.0) if sg == 1 else (210.0, 345.0)
-        arc = Hs + (hr + 5.5) * np.stack([np.cos(np.radians(np.linspace(a0, a1, 7))),
-                                          np.sin(np.radians(np.linspace(a0, a1, 7)))], axis=1)
-        top = [P(sg, h + 32 * k, -48 * k), P(sg, h - 10 * k, -80 * k), P(sg, h - 46 * k, -62 * k)]
-        if np.hypot(*(arc[0] - top[-1])) > np.hypot(*(arc[-1] - top[-1])):
-            arc = arc[::-1]
-        outline_solid(W, [*top, *arc],
-                      radius_mm=22.0 * k, depth=0.7, cortex_mm=0.8, mu_cortex=MU_TRABECULAR * 2.2,
-                      mu_inner=MU_TRABECULAR * 1.6)
         W.commit()
         # the wing is a broad plate of bone, not a rim: thin in the iliac fossa, thicker towards the
         # sacroiliac joint and the acetabulum (greater sciatic notch, posterior column)
         Pl = Layer(canvas, bone=True)
-        polygon(Pl, smooth_closed(wing), value=0.16, soften_mm=5.0 * k, mode="add")
+        polygon(Pl, smooth_closed(wing), value=0.22, soften_mm=5.0 * k, mode="add")
         polygon(Pl, smooth_closed([P(sg, h - 48 * k, -125 * k), P(sg, h - 20 * k, -105 * k),
                                    P(sg, h + 25 * k, -50 * k), P(sg, h + 20 * k, -25 * k),
                                    P(sg, h - 30 * k, -22 * k), P(sg, h - 52 * k, -60 * k)]),
                 value=0.14, soften_mm=12.0 * k, mode="add")
+        # supra-acetabular body: thick bone from the lower wing down to the acetabular roof, blending into
+        # the wing (no outline of its own)
+        Hs = geo.legs["right" if sg == 1 else "left"].H
+        top = [P(sg, h + 32 * k, -48 * k), P(sg, h - 10 * k, -80 * k), P(sg, h - 46 * k, -62 * k)]
+        arc = _hip_arc(Hs, sg, ex, np.linspace(-62.0, 78.0, 9), np.full(9, hr + 3.6))
+        if np.hypot(*(arc[0] - top[-1])) > np.hypot(*(arc[-1] - top[-1])):
+            arc = arc[::-1]
+        supra = smooth_closed([*top, *arc])
+        polygon(Pl, supra, value=0.12, soften_mm=1.5, mode="add")  # meets the sourcil without a gap
+        polygon(Pl, supra, value=0.1, soften_mm=8.0 * k, mode="add")
         Pl.commit()
         crest = smooth_closed(wing)[8:40]
         curve(B, crest, 2.5 * k, mu=MU_CORTEX * 0.8, depth=1.6)
+        # lateral margin below the crest: anterior superior spine, a notch, the inferior spine, then the
+        # lateral lip of the acetabular roof
+        margin = [crest[0], P(sg, h + 40 * k, -44 * k), P(sg, h + 37 * k, -36 * k), P(sg, h + 39 * k, -29 * k),
+                  _hip_arc(Hs, sg, ex, [80.0], [hr + 4.0])[0]]
+        curve(B, smooth_open(margin), 1.6 * k, mu=MU_CORTEX * 0.7, depth=1.8)
         # sacroiliac joint margins
         curve(B, [P(sg, h - 50 * k, -120 * k), P(sg, h - 55 * k, -85 * k), P(sg, h - 50 * k, -58 * k)], 2.5 * k,
               mu=MU_CORTEX, depth=2.0)
@@ -101,25 +107,22 @@ def render_pelvis(canvas: Canvas, body: Layer, geo: StudyGeometry, rng: np.rando
         brim = [P(sg, h - 50 * k, -60 * k), P(sg, h - 52 * k, -30 * k), P(sg, h - 47 * k, -2 * k),
                 P(sg, h - 56 * k, 16 * k), P(sg, 20 * k, 30 * k)]
         curve(B, smooth_open(brim), 2.2 * k, mu=MU_CORTEX * 0.8, depth=2.2)
-        # acetabulum: roof (sourcil) arc, posterior wall, teardrop
-        Hs = geo.legs["right" if sg == 1 else "left"].H
-        ang = np.radians(np.linspace(195.0, 330.0, 16)) if sg == 1 else np.radians(np.linspace(210.0, 345.0, 16))
-        roof = Hs + (hr + 4.5) * np.stack([np.cos(ang), np.sin(ang)], axis=1)
-        curve(B, roof, 2.4, mu=MU_CORTEX, depth=3.5)
-        cup = [Hs + (hr + 6) * np.array([np.cos(a), np.sin(a)]) for a in np.radians(np.linspace(180, 360, 9))]
-        polygon(B, [Hs + np.array([-(hr + 14), -2.0]), *cup, Hs + np.array([hr + 14, -2.0])], value=0.12,
-                soften_mm=4.0)
-        ellipsoid(B, P(sg, h - hr - 8 * k, 2 * k), ey, 14 * k, 5 * k, 10 * k, cortex=1.5, mu_cortex=MU_CORTEX,
-                  mu_inner=MU_TRABECULAR)
+        # acetabulum: sourcil, the two walls projected over the head, the fossa's overlap, the teardrop
+        render_acetabulum(B, geo.legs["right" if sg == 1 else "left"].H, hr, sg, ex, k)
         # pubis and ischium: a plate with the obturator foramen as a hole, cortical rims around it
-        fc = P(sg, h - 35 * k, 48 * k)
-        hole = ellipse_points(fc, ey, 27 * k, 18 * k, n=40)
+        # the foramen: a rounded triangle, long axis oblique, framed by the superior ramus (above), the
+        # ischium (lateral and below, thickest) and the inferior ramus (medial, thinnest)
+        fc_q, fc_v = h - 35 * k, 48 * k
+        shape = [(0, -25), (14, -17), (17, 0), (8, 22), (-6, 26), (-15, 10), (-13, -12)]
+        hole = smooth_closed([P(sg, fc_q + dq * k, fc_v + dv * k) for dq, dv in shape], 8)
         frame = smooth_closed([P(sg, h - 5 * k, 2 * k), P(sg, h - 30 * k, 12 * k), P(sg, 20 * k, 24 * k),
                                P(sg, 2 * k, 32 * k), P(sg, 2 * k, 58 * k), P(sg, 20 * k, 66 * k),
                                P(sg, h - 40 * k, 82 * k), P(sg, h - 5 * k, 92 * k), P(sg, h + 2 * k, 70 * k),
                                P(sg, h - 2 * k, 35 * k)])
         polygon(B, frame, value=0.32, soften_mm=2.0, holes=[hole])
-        curve(B, hole, 2.2 * k, mu=MU_CORTEX, depth=2.5, closed=True)
+        rim = np.interp(np.arange(len(hole)) / 8.0, np.arange(8), [2.6, 2.6, 3.0, 3.3, 2.4, 1.7, 2.0, 2.6])
+        for i in range(len(hole)):
+            curve(B, [hole[i], hole[(i + 1) % len(hole)]], float(rim[i]) * k, mu=MU_CORTEX, depth=2.5)
         curve(B, smooth_open([P(sg, h - 47 * k, -2 * k), P(sg, h - 56 * k, 16 * k), P(sg, 20 * k, 28 * k)]),
               2.3 * k, mu=MU_CORTEX * 0.8, depth=2.5)
         ellipsoid(B, P(sg, h - 15 * k, 80 * k), ey, 17 * k, 13 * k, 18 * k, cortex=1.2, mu_cortex=MU_CORTEX * 0.7,
@@ -129,3 +132,63 @@ def render_pelvis(canvas: Canvas, body: Layer, geo: StudyGeometry, rng: np.rando
                   mu_inner=MU_TRABECULAR)
     B.commit()
     return crotch_y
+
+
+def _hip_arc(H: np.ndarray, sg: int, ex: np.ndarray, phi_deg: np.ndarray, r_mm: np.ndarray) -> np.ndarray:
+    """Points around a femoral head centre: ``phi`` from straight up (0) towards lateral (+90) or medial (-90)."""
+    lat = -sg * np.asarray(ex, dtype=np.float64)
+    up = np.array([ex[1], -ex[0]])  # -ey
+    ph = np.radians(np.asarray(phi_deg, dtype=np.float64))
+    r = np.asarray(r_mm, dtype=np.float64)
+    return H + (r * np.sin(ph))[:, None] * lat + (r * np.cos(ph))[:, None] * up
+
+
+def render_acetabulum(B: Layer, H: np.ndarray, hr: float, sg: int, ex: np.ndarray, k: float) -> None:
+    """The acetabulum of one hip as an AP radiograph shows it, around the femoral head centre ``H``.
+
+    - the sourcil: a dense crescent of subchondral bone over the weight-bearing dome, thickest above the
+      head and thinning towards both ends, whose sharp lower margin lies a joint space (≈ 3.5 mm) above
+      the head;
+    - the posterior wall, a faint cortical line that leaves the lateral end of the roof and crosses the
+      head's inferolateral quadrant, and the anterior wall, fainter, crossing its medial half towards the
+      superior pubic ramus;
+    - the acetabular fossa's bone projected over the head's upper medial part (the head looks denser
+      where the acetabulum covers it);
+    - the teardrop: a "U" inferomedial to the head whose medial limb runs on as the ilioischial line.
+    """
+    lat = -sg * np.asarray(ex, dtype=np.float64)
+    up = np.array([ex[1], -ex[0]])
+    phi = np.linspace(-62.0, 78.0, 25)
+    u = (phi - phi[0]) / (phi[-1] - phi[0])
+    inner = hr + 3.5
+    thick = 1.2 + 4.5 * np.sin(np.pi * u) ** 1.5
+    crescent = np.vstack([_hip_arc(H, sg, ex, phi, np.full_like(phi, inner)),
+                          _hip_arc(H, sg, ex, phi[::-1], (inner + thick)[::-1])])
+    polygon(B, crescent, value=0.36, soften_mm=0.9, mode="max")
+    halo = np.vstack([_hip_arc(H, sg, ex, phi, np.full_like(phi, inner + 0.5)),
+                      _hip_arc(H, sg, ex, phi[::-1], (inner + 2.4 * thick + 2.0)[::-1])])
+    polygon(B, halo, value=0.17, soften_mm=3.0, mode="max")
+    curve(B, _hip_arc(H, sg, ex, phi, np.full_like(phi, inner + 0.6)), 0.9, mu=MU_CORTEX, depth=4.0)
+    # the fossa's bone over the head, and the walls: projections of other parts of the acetabulum, so they
+    # add over the rest of the pelvis (their own layer, not a union with it)
+    Wl = Layer(B.canvas, bone=True)
+    cover = np.vstack([_hip_arc(H, sg, ex, np.linspace(-150.0, 40.0, 20), np.full(20, hr + 3.0)),
+                       _hip_arc(H, sg, ex, [10.0, -40.0, -95.0, -140.0], [0.55 * hr, 0.45 * hr, 0.6 * hr, 0.9 * hr])])
+    polygon(Wl, cover, value=0.07, soften_mm=4.0, mode="max")
+    # walls: faint cortical lines over the head
+    posterior = _hip_arc(H, sg, ex, [74.0, 108.0, 148.0, 175.0, 184.0], [inner + 0.5, 0.62 * hr, 0.38 * hr,
+                                                                            0.75 * hr, 1.45 * hr])
+    curve(Wl, smooth_open(posterior), 1.1, mu=MU_CORTEX * 0.75, depth=2.2)
+    anterior = _hip_arc(H, sg, ex, [-32.0, -66.0, -108.0, -146.0, -162.0], [inner + 0.5, 0.85 * hr, 0.75 * hr,
+                                                                               1.0 * hr, 1.5 * hr])
+    curve(Wl, smooth_open(anterior), 0.9, mu=MU_CORTEX * 0.55, depth=2.0)
+    Wl.commit()
+    # teardrop: a "U" medial and inferior to the head; its medial limb is the ilioischial line
+    c = H - (hr + 7.0 * k) * lat - 0.8 * hr * up
+
+    def Td(x: float, y: float) -> np.ndarray:
+        return c + x * k * lat + y * k * up
+
+    curve(B, smooth_open([Td(6.5, 19.0), Td(5.0, 9.0), Td(2.6, 2.0), Td(0.0, 0.0), Td(-2.6, 2.0), Td(-4.2, 9.0),
+                          Td(-4.6, 18.0)]), 1.5, mu=MU_CORTEX, depth=2.8)
+    curve(B, smooth_open([Td(-4.6, 18.0), Td(-5.0, 32.0), Td(-6.5, 48.0)]), 1.1, mu=MU_CORTEX * 0.7, depth=2.4)

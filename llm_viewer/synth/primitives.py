@@ -39,6 +39,8 @@ class Canvas:
         self.att = np.zeros((self.hc, self.wc), dtype=F32)
         self.bone = np.zeros((self.hc, self.wc), dtype=F32)
         """Bone-only attenuation (for the trabecular texture)."""
+        self.shafts: list[tuple[np.ndarray, np.ndarray, float]] = []
+        """Diaphyses as ``(start_mm, end_mm, half_width_mm)``: compact bone, so the trabecular grain fades there."""
         self._spare: list[np.ndarray] = []
         """Zeroed full-size buffers returned by committed layers (reused: no page faults per layer)."""
 
