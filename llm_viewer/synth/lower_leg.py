@@ -14,6 +14,8 @@ shaft from the plateau centre and from the plafond.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .anatomy import MU_CORTEX, MU_MARROW, MU_SUBCHONDRAL, MU_TRABECULAR, _plafond, perp_towards
@@ -50,6 +52,11 @@ class _Frames:
     def M(self, x: float, y: float) -> np.ndarray:
         return self.g.A + x * self.g.e_m + y * self.n_up
 
+    def tip_shift(self, tip: np.ndarray) -> float:
+        """How far (mm, along ``e_m``) a malleolus landmark lies from its nominal ±35 mm (× bone scale)."""
+        x = float((tip - self.g.A) @ self.g.e_m)
+        return x - math.copysign(35.0 * self.s, x)
+
 
 def render_tibia(canvas: Canvas, g: LegGeometry) -> None:
     """Tibia: plateau through PL and PM with spines, shaft with canal, plafond, medial malleolus to MM."""
@@ -82,12 +89,16 @@ def render_tibia(canvas: Canvas, g: LegGeometry) -> None:
                            [16.0 * s, 4.5 * s, 5.5 * s, 5.0 * s, 3.0 * s, 15.0 * s], 24)
     tube(L, f.Pc, f.a_hat, tk, ak, ck, depth=0.88, mu_cortex=MU_CORTEX, mu_inner=MU_MARROW)
     canvas.shafts.append((f.Pc + 110.0 * s * f.a_hat, f.Fc - 90.0 * s * f.a_hat, 14.0 * s))
-    # distal metaphysis: flares gradually from the shaft to the plafond (not a block on a stick)
+    # distal metaphysis: flares gradually from the shaft to the plafond (not a block on a stick). The medial
+    # malleolus is built around MM: its tip moves with the landmark (the per-leg malleolar width), fading
+    # to the fixed metaphysis above, so MM is the middle of the rounded tip the image shows
+    dm = f.tip_shift(g.MM)
     distal = [Td(110.0 * s, -12.0 * s), Td(70.0 * s, -14.0 * s), M(15.0 * s, 50.0 * s), M(19.5 * s, 30.0 * s),
               M(21.5 * s, 16.0 * s),
               M(20.0 * s, 9.5 * s), M(10.0 * s, 8.3 * s), M(0.0, 8.0 * s), M(-10.0 * s, 8.1 * s),
-              M(-18.0 * s, 8.6 * s), M(-22.0 * s, 6.0 * s), M(-25.5 * s, 2.5 * s), M(-31.0 * s, 0.5), g.MM,
-              M(-39.0 * s, 0.5), M(-42.5 * s, 5.0 * s), M(-43.5 * s, 15.0 * s), M(-38.5 * s, 32.0 * s),
+              M(-18.0 * s, 8.6 * s), M(-22.0 * s, 6.0 * s), M(-25.5 * s + dm, 2.5 * s),
+              M(-31.0 * s + dm, 0.5), g.MM, M(-39.0 * s + dm, 0.5), M(-42.5 * s + dm, 5.0 * s),
+              M(-43.5 * s + 0.7 * dm, 15.0 * s), M(-38.5 * s + 0.3 * dm, 32.0 * s),
               M(-30.0 * s, 50.0 * s), Td(70.0 * s, 16.0 * s), Td(110.0 * s, 13.0 * s), Td(125.0 * s, 0.0)]
     outline_solid(L, distal, radius_mm=24.0 * s, depth=0.9, cortex_mm=1.0, mu_cortex=MU_CORTEX,
                   mu_inner=MU_TRABECULAR)
@@ -148,9 +159,12 @@ def render_fibula(canvas: Canvas, g: LegGeometry) -> None:
     _, ck = smooth_profile([0.0, 30.0 * s, 0.5 * ln, ln - 30.0 * s, ln], [6.5 * s, 2.5, 2.8, 2.2, 7.5 * s], 20)
     tube(L, top, ax, tk, ak, ck, depth=1.0, mu_cortex=MU_CORTEX, mu_inner=MU_MARROW)
     canvas.shafts.append((top + 45.0 * s * ax / ln, low - 35.0 * s * ax / ln, 6.5 * s))
-    mall = [M(21.0 * s, 72.0 * s), M(21.5 * s, 40.0 * s), M(22.5 * s, 18.0 * s), M(23.0 * s, 7.0 * s),
-            M(26.0 * s, 2.0 * s), M(31.0 * s, 0.5), g.ML, M(39.0 * s, 0.5), M(42.0 * s, 8.0 * s),
-            M(41.5 * s, 24.0 * s), M(37.0 * s, 48.0 * s), M(35.0 * s, 72.0 * s), M(28.0 * s, 80.0 * s)]
+    # the lateral malleolus is built around ML in the same way (its tip follows the landmark)
+    dl = f.tip_shift(g.ML)
+    mall = [M(21.0 * s, 72.0 * s), M(21.5 * s, 40.0 * s), M(22.5 * s + 0.4 * dl, 18.0 * s),
+            M(23.0 * s + 0.85 * dl, 7.0 * s), M(26.0 * s + dl, 2.0 * s), M(31.0 * s + dl, 0.5), g.ML,
+            M(39.0 * s + dl, 0.5), M(42.0 * s + dl, 8.0 * s), M(41.5 * s + 0.6 * dl, 24.0 * s),
+            M(37.0 * s + 0.25 * dl, 48.0 * s), M(35.0 * s, 72.0 * s), M(28.0 * s, 80.0 * s)]
     outline_solid(L, mall, radius_mm=10.0 * s, depth=1.1, cortex_mm=1.3, mu_cortex=MU_CORTEX,
                   mu_inner=MU_TRABECULAR)
     L.commit()

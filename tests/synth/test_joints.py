@@ -143,3 +143,40 @@ def test_trabecular_grain_fades_over_the_diaphyses_and_varies_elsewhere():
     assert away.std() > 0.2 and away.min() >= 0.25 - 1e-6 and away.max() <= 1.7 + 1e-6
     # the same random generator state gives the same field (deterministic images)
     assert np.array_equal(gain, imaging.grain_gain(canvas, np.random.default_rng(5)))
+
+
+def _tip_centre(canvas, g, tip, above_mm):
+    """Midpoint (mm along the malleolar line, from ``tip``) of the bone's chord ``above_mm`` above the tip."""
+    n_up = np.array([-g.e_m[1], g.e_m[0]])
+    if float(n_up @ (g.K - g.A)) < 0:
+        n_up = -n_up
+    xs = np.arange(-12.0, 12.0, 0.05)
+    v = _sample(canvas, canvas.bone, [tip + above_mm * n_up + x * g.e_m for x in xs])
+    inside = xs[v > 0.5 * v.max()]
+    return 0.5 * (inside.min() + inside.max())
+
+
+def test_malleolar_tips_sit_the_same_way_on_their_landmarks_whatever_the_width():
+    """Each malleolus's rounded tip is built around its landmark (its lowest point), so the tip looks the
+    same relative to the landmark in every leg, whatever the leg's malleolar width: the middle of the
+    tip's chord 1 and 2 mm above the landmark lies at the same offset from it (spread < 0.6 mm). Versions
+    2–4 kept the tip's neighbouring outline points at fixed positions while the landmark moved with the
+    per-leg width, so the landmark slid up to ≈ 3 mm sideways within the tip the image shows: label noise
+    across the leg that no model can learn."""
+    cfg = SynthConfig()  # full size: coarse grid 0.56 mm
+    from llm_viewer.synth.lower_leg import render_fibula
+
+    centres = {(name, above): [] for name in ("medial", "lateral") for above in (1.0, 2.0)}
+    offsets = []
+    for seed in range(8):
+        geo = build_study(sample_study(np.random.default_rng(seed), cfg), cfg.pixel_spacing_mm)
+        for g in geo.legs.values():
+            offsets.append(float((g.MM - g.A) @ g.e_m) / g.params.bone_scale + 35.0)
+            for name, render, tip in (("medial", render_tibia, g.MM), ("lateral", render_fibula, g.ML)):
+                canvas = Canvas(cfg.width_px, cfg.height_px, cfg.pixel_spacing_mm, cfg.render_scale)
+                render(canvas, g)
+                for above in (1.0, 2.0):
+                    centres[(name, above)].append(_tip_centre(canvas, g, tip, above))
+    assert np.ptp(offsets) > 4.0  # the widths do move the landmarks (mm, per unit bone scale)
+    for key, cs in centres.items():
+        assert np.ptp(cs) < 0.6, (key, np.round(cs, 2))
