@@ -10,6 +10,10 @@ depend on the pixel spacing:
   is on the image left, so its lateral side is -x);
 * **widths**: the malleolar line, the femoral joint line (condyles) and the tibial plateau line, relative to
   the plateau width and to the leg length, stay inside generous anatomical ranges (:data:`WIDTH_RATIOS`);
+* **tilt**: each joint line (condyles, plateau, malleoli) stays within :data:`JOINT_LINE_TILT_DEG` of
+  perpendicular to its bone's mechanical axis (femur: head to knee centre; tibia: knee centre to ankle
+  centre), i.e. mLDFA, mMPTA and mLDTA stay within 90 ± that: one malleolus found on the distal tibial
+  shaft tilts the malleolar line by tens of degrees while its width stays plausible;
 * **proportion**: the tibia (knee centre to ankle centre) relative to the femur (femoral head to knee
   centre) stays inside a generous range (:data:`TIBIA_TO_FEMUR`): an ankle box placed on the distal tibial
   shaft, or a knee point on the other leg's knee, changes it grossly.
@@ -49,6 +53,20 @@ TIBIA_TO_FEMUR: tuple[float, float] = (0.68, 1.1)
 """Allowed tibia length (knee centre to the malleoli's midpoint) as a fraction of the femur length (femoral head
 to knee centre). Adults ~0.78–0.90 (crural index); the spec's examples span 0.70–1.02 and the synthetic
 generator 0.74–0.89. The bundled model's one ankle placed 63 mm too high (feet together) gave 0.66."""
+
+
+JOINT_LINE_TILT_DEG: float = 20.0
+"""Allowed deviation of a joint line from perpendicular to its mechanical axis (degrees). Normal mLDFA, mMPTA and
+mLDTA lie within 90 ± 6°, marked deformities within about ± 15° (the synthetic generator: mLDFA and mMPTA
+74–100°, mLDTA 80–98°). The bundled model's lateral malleolus placed 39 mm too high next to the other ankle
+(synth-2-000006 of the version-5 test set) tilted the malleolar line by 27°."""
+
+TILT_AXES: dict[str, tuple[str, str]] = {
+    "femoral joint line": ("femoral_head", "knee_center"),
+    "tibial plateau line": ("knee_center", "ankle"),
+    "malleolar line": ("knee_center", "ankle"),
+}
+"""The mechanical axis each joint line is measured against (``ankle``: the malleoli's midpoint)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +144,21 @@ def check_leg(side: str, landmarks_px: Mapping[str, tuple[float, float]],
                 issues.append(PlausibilityIssue(side, PAIRS["tibial plateau line"],
                                                 f"{side} leg: the tibial plateau width is {plateau / leg:.3f} of "
                                                 f"the hip-to-ankle length (expected {lo}–{hi})"))
+    axis_pts = dict(pts) | ({"ankle": ankle} if ankle is not None else {})
+    for name, (a, b) in TILT_AXES.items():
+        lat, med = PAIRS[name]
+        if not {a, b, lat, med} <= axis_pts.keys():
+            continue
+        axis = (axis_pts[b] - axis_pts[a]) * scale
+        line = (pts[lat] - pts[med]) * scale
+        na, nl = float(np.linalg.norm(axis)), float(np.linalg.norm(line))
+        if na <= 0 or nl <= 0:
+            continue
+        tilt = abs(90.0 - float(np.degrees(np.arccos(np.clip(abs(axis @ line) / (na * nl), 0.0, 1.0)))))
+        if tilt > JOINT_LINE_TILT_DEG:
+            issues.append(PlausibilityIssue(side, (lat, med),
+                                            f"{side} leg: the {name} is {tilt:.0f}° from perpendicular to the "
+                                            f"mechanical axis (expected at most {JOINT_LINE_TILT_DEG:.0f}°)"))
     if "femoral_head" in pts and "knee_center" in pts and ankle is not None:
         femur = float(np.linalg.norm((pts["knee_center"] - pts["femoral_head"]) * scale))
         tibia = float(np.linalg.norm((ankle - pts["knee_center"]) * scale))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from llm_viewer.core.plausibility import check_leg
@@ -83,3 +85,30 @@ def test_tibia_out_of_proportion_with_the_femur_is_flagged(alignment_examples):
     # without the knee centre the proportion is not judged
     del leg["knee_center"]
     assert check_leg("right", leg) == []
+
+
+def _rotated_about(p, c, deg):
+    a = math.radians(deg)
+    dx, dy = p[0] - c[0], p[1] - c[1]
+    return (c[0] + dx * math.cos(a) - dy * math.sin(a), c[1] + dx * math.sin(a) + dy * math.cos(a))
+
+
+@pytest.mark.parametrize("sign", [1, -1])
+def test_a_tilted_joint_line_is_flagged(alignment_examples, sign):
+    """The bundled model's failure on synth-2-000006 (version-5 test set): the right lateral malleolus came out
+    39 mm too high beside the other ankle; the malleolar line's width and sides stayed plausible, but it was
+    tilted 27° from perpendicular to the tibial axis (mLDTA 27° off)."""
+    base = _leg(alignment_examples, 0, "right")
+    leg = dict(base)
+    leg["malleolus_lateral"] = _rotated_about(base["malleolus_lateral"], base["malleolus_medial"], sign * 32.0)
+    issues = check_leg("right", leg)
+    assert [i.landmarks for i in issues] == [("malleolus_lateral", "malleolus_medial")]
+    assert "malleolar line" in issues[0].message and "perpendicular" in issues[0].message
+    # 6° more tilt is a deformity, not a wrong landmark: not flagged
+    leg["malleolus_lateral"] = _rotated_about(base["malleolus_lateral"], base["malleolus_medial"], sign * 6.0)
+    assert check_leg("right", leg) == []
+    # the femoral joint line is judged against the femur's axis
+    leg = dict(base)
+    leg["femoral_condyle_medial"] = _rotated_about(base["femoral_condyle_medial"], base["femoral_condyle_lateral"],
+                                                   sign * 30.0)
+    assert any("femoral joint line" in i.message and "perpendicular" in i.message for i in check_leg("right", leg))
