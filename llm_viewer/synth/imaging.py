@@ -236,6 +236,18 @@ def grain_gain(canvas: Canvas, rng: np.random.Generator) -> np.ndarray:
     load lines, sparser in Ward's triangle and the metaphyses), so the grain's amplitude is modulated by a
     smooth random field (≈ 8 mm). Over the diaphyses registered in ``canvas.shafts`` (compact cortex
     around a marrow canal) only ``SHAFT_GRAIN`` of it is left, fading in over a few millimetres.
+
+    Parameters
+    ----------
+    canvas : Canvas
+        The rendered anatomy (its grid and ``shafts``).
+    rng : numpy.random.Generator
+        Draws the modulation field (one draw per image: deterministic for a seed).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 gain on the canvas's coarse grid.
     """
     hc, wc = canvas.att.shape
     q = 4

@@ -155,6 +155,18 @@ def render_acetabulum(B: Layer, H: np.ndarray, hr: float, sg: int, ex: np.ndarra
     - the acetabular fossa's bone projected over the head's upper medial part (the head looks denser
       where the acetabulum covers it);
     - the teardrop: a "U" inferomedial to the head whose medial limb runs on as the ilioischial line.
+
+    Parameters
+    ----------
+    B : Layer
+        The pelvis's bone layer (the sourcil and teardrop join its union; the walls and the fossa's overlap
+        get a layer of their own, so they add over the rest of the pelvis).
+    H : numpy.ndarray
+        Femoral head centre (image mm); ``hr`` its radius (mm).
+    sg : int
+        ``1`` for the right hip, ``-1`` for the left; ``ex`` the pelvic axis (right head to left head).
+    k : float
+        Pelvic size relative to an average adult.
     """
     lat = -sg * np.asarray(ex, dtype=np.float64)
     up = np.array([ex[1], -ex[0]])
