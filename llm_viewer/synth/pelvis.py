@@ -108,7 +108,7 @@ def render_pelvis(canvas: Canvas, body: Layer, geo: StudyGeometry, rng: np.rando
                 P(sg, h - 56 * k, 16 * k), P(sg, 20 * k, 30 * k)]
         curve(B, smooth_open(brim), 2.2 * k, mu=MU_CORTEX * 0.8, depth=2.2)
         # acetabulum: sourcil, the two walls projected over the head, the fossa's overlap, the teardrop
-        render_acetabulum(B, geo.legs["right" if sg == 1 else "left"].H, hr, sg, ex, k)
+        render_acetabulum(B, Hs, hr, sg, ex, k)
         # pubis and ischium: a plate with the obturator foramen as a hole, cortical rims around it
         # the foramen: a rounded triangle, long axis oblique, framed by the superior ramus (above), the
         # ischium (lateral and below, thickest) and the inferior ramus (medial, thinnest)
