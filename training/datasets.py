@@ -150,6 +150,8 @@ class DetectorDataset(_Seeded):
         boxes = self.a["boxes"][row][keep].copy()
         labels = self.a["labels"][row][keep].copy()
         if self.train:
+            if self.aug.p_fov_crop > 0 and rng.random() < self.aug.p_fov_crop:
+                img, boxes, labels = augment.fov_crop(img, boxes, labels, _content_wh(img), rng)
             img = augment.intensity(img, rng, self.aug)
             if rng.random() < 0.5:  # the detector has no notion of side: mirror freely
                 w = img.shape[1]
@@ -157,6 +159,15 @@ class DetectorDataset(_Seeded):
                 boxes[:, [0, 2]] = w - boxes[:, [2, 0]]
         x = torch.from_numpy(img)[None].expand(3, -1, -1).contiguous()
         return x, {"boxes": torch.from_numpy(boxes), "labels": torch.from_numpy(labels)}
+
+
+def _content_wh(img: np.ndarray) -> tuple[float, float]:
+    """Width and height of a letterboxed film's content (the canvas is padded right and bottom with zeros)."""
+    cols = np.flatnonzero(img.max(axis=0) > 0)
+    rows = np.flatnonzero(img.max(axis=1) > 0)
+    if len(cols) == 0 or len(rows) == 0:
+        return float(img.shape[1]), float(img.shape[0])
+    return float(cols[-1] + 1), float(rows[-1] + 1)
 
 
 def detection_collate(batch):

@@ -34,6 +34,13 @@ class AugmentConfig:
     blur_sigma_px: float = 1.2
     p_invert: float = 0.05
     p_implant: float = 0.15
+    domain_randomization: float = 0.0
+    """Probability of the strong, SyntheX-style appearance randomization (:func:`training.augment.randomize`):
+    random tone curves, local equalization (CLAHE), sharpening, low resolution, JPEG blocking, speckle,
+    cutout boxes. 0 keeps the older, mild augmentation only."""
+    p_fov_crop: float = 0.0
+    """Detector only: probability of training on a random part of the film (a knee alone, hip to knee, one
+    leg...), re-letterboxed, with the boxes cut by it dropped."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +105,8 @@ def paper_preset() -> TrainPreset:
         landmark=StageConfig(epochs=100, batch_size=8, lr=1e-5),
         diaphysis=StageConfig(epochs=100, batch_size=8, lr=1e-5),
         refine_stage=StageConfig(epochs=0, batch_size=8, lr=1e-5),
-        augment=AugmentConfig(rotation_deg=10.0, translation=0.1, scale=0.1),
+        augment=AugmentConfig(rotation_deg=10.0, translation=0.1, scale=0.1, domain_randomization=0.7,
+                              p_fov_crop=0.3),
     )
 
 
@@ -130,7 +138,8 @@ def lite_preset() -> TrainPreset:
                                               base_width=8, min_peak=0.15),
                 "ankle": default_refine_config("ankle", input_size_px=96, patch_fraction=0.35, mask_radius_px=6.0,
                                                base_width=8, min_peak=0.15)},
-        augment=AugmentConfig(rotation_deg=5.0, translation=0.0, scale=0.05, box_shift=0.15, box_scale=0.2),
+        augment=AugmentConfig(rotation_deg=5.0, translation=0.0, scale=0.05, box_shift=0.15, box_scale=0.2,
+                              domain_randomization=0.7, p_fov_crop=0.3),
         detector_batch_size_per_image=64,
         detector_rpn_post_nms_train=300,
         refine_offset_sd=0.2,

@@ -32,6 +32,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--one-leg-rate", type=float, default=0.05, help="probability of a single-leg study")
     p.add_argument("--calibration", choices=("ruler", "ball", "none", "random"), default="random",
                    help="calibration object in the image")
+    p.add_argument("--exports", type=int, default=0,
+                   help="also write this many clinical exports of each study (8-bit PNG/JPEG, 250-3000 px, "
+                        "single-leg crops with black bars; ids <id>-x<k>; see docs/SYNTHETIC.md)")
+    p.add_argument("--exports-only", action="store_true", help="write only the clinical exports, not the DICOM")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
@@ -59,21 +63,23 @@ class Progress:
         sys.stderr.flush()
 
 
-def _work(job: tuple[int, int, Any]) -> tuple[Any, bytes, dict[str, bytes]]:
-    seed, index, config = job
+def _work(job: tuple[int, int, Any, int]) -> tuple[Any, bytes, dict[str, bytes], list[tuple[dict, bytes, str]]]:
+    seed, index, config, n_exports = job
     import cv2
 
     cv2.setNumThreads(1)
     from llm_viewer.synth.dicom import dicom_bytes
     from llm_viewer.synth.generator import generate_case
-    from llm_viewer.synth.writer import encode_mask
+    from llm_viewer.synth.writer import build_export_document, clinical_exports, encode_mask
 
     case = generate_case(seed, config, index=index)
+    exports = [(build_export_document(case, ex, k), ex.encoded, ex.suffix)
+               for k, ex in enumerate(clinical_exports(case, n_exports))]
     data = dicom_bytes(case)
     masks = {side: encode_mask(m) for side, m in case.masks.items()}
     case.masks = {side: m[:1, :1] for side, m in case.masks.items()}  # sent back as PNG bytes
     case.pixels = case.pixels[:1, :1]
-    return case, data, masks
+    return case, data, masks, exports
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,11 +109,25 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     from llm_viewer.synth.generator import case_id_for
 
+    from llm_viewer.core.store import split_for_id
+    from llm_viewer.synth.writer import export_id
+
     existing = {e.id for e in store.entries(check="none")}
-    indices = [i for i in range(args.start, args.start + args.count) if case_id_for(args.seed, i) not in existing]
+
+    def done(i: int) -> bool:
+        cid = case_id_for(args.seed, i)
+        if args.exports_only:
+            return export_id(cid, 0) in existing
+        return cid in existing
+
+    indices = [i for i in range(args.start, args.start + args.count) if not done(i)]
     skipped = args.count - len(indices)
     progress = Progress(len(indices), enabled=not args.no_progress)
-    jobs = [(args.seed, i, config) for i in indices]
+    if args.exports < 0:
+        raise CommandError("--exports must be non-negative")
+    if args.exports_only and args.exports < 1:
+        raise CommandError("--exports-only needs --exports N (N >= 1)")
+    jobs = [(args.seed, i, config, args.exports) for i in indices]
     if args.workers > 1 and len(jobs) > 1:
         import multiprocessing as mp
 
@@ -117,12 +137,21 @@ def run(args: argparse.Namespace) -> int:
         pool = None
         results = map(_work, jobs)
     try:
-        for case, data, masks in results:
-            doc = build_case_document(case)
-            store.add_case(case.case_id, doc, image_bytes=data, image_suffix=".dcm",
-                           masks={f"diaphysis_{s}": m for s, m in masks.items()}, source="synthetic",
-                           created=fixed_timestamp(case), width_px=config.width_px, height_px=config.height_px,
-                           extra={"seed": case.seed, "index": case.index})
+        for case, data, masks, exports in results:
+            # exports first: the original's id marks the study as done when a run is repeated
+            for k, (xdoc, xbytes, suffix) in enumerate(exports):
+                xid = export_id(case.case_id, k)
+                if xid not in existing:
+                    store.add_case(xid, xdoc, image_bytes=xbytes, image_suffix=suffix, source="synthetic",
+                                   created=fixed_timestamp(case), extra={"seed": case.seed, "index": case.index,
+                                                                         "export_of": case.case_id},
+                                   split=split_for_id(case.case_id, store.fractions))
+            if not args.exports_only:
+                doc = build_case_document(case)
+                store.add_case(case.case_id, doc, image_bytes=data, image_suffix=".dcm",
+                               masks={f"diaphysis_{s}": m for s, m in masks.items()}, source="synthetic",
+                               created=fixed_timestamp(case), width_px=config.width_px,
+                               height_px=config.height_px, extra={"seed": case.seed, "index": case.index})
             progress.step()
     finally:
         if pool is not None:

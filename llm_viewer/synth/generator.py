@@ -15,6 +15,17 @@ import numpy as np
 
 from ..core.landmarks import SIDES
 from .anatomy import render_leg
+from .appearance import (
+    add_bone_density,
+    apply_acquisition,
+    panel_rows,
+    panel_shifts_px,
+    sample_appearance,
+    shift_point,
+    shift_rows,
+    tone_curve,
+    widen_exposure,
+)
 from .geometry import GeometryBuildError, StudyGeometry, build_study
 from .imaging import Exposure, form_log_image, to_full_resolution
 from .overlays import (
@@ -32,7 +43,7 @@ from .pelvis import render_pelvis
 from .primitives import Canvas, Layer
 from .truth import diaphysis_mask, roi_boxes
 
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 VALUE_OFFSET = 1200.0
 VALUE_GAIN = 7800.0
 MAX_ATTEMPTS = 20
@@ -82,6 +93,8 @@ class SyntheticCase:
     rois: list[dict[str, Any]]
     overlays: list[OverlayBox] = field(default_factory=list)
     attempt: int = 0
+    appearance: dict[str, Any] = field(default_factory=dict)
+    """Version 6's appearance draw (:class:`llm_viewer.synth.appearance.Appearance`)."""
 
     @property
     def height_px(self) -> int:
@@ -99,6 +112,7 @@ class SyntheticCase:
             "targets": self.targets, "config": self.config.as_dict(), "parameters": self.study.as_dict(),
             "diaphysis_mask_rule": "mask's most distal row y; D = ((first + last set column) / 2, y)",
             "overlays": [{"kind": o.kind, "box_px": list(o.box_px)} for o in self.overlays],
+            "appearance": self.appearance,
         }
 
 
@@ -201,10 +215,23 @@ def generate_case(seed: int, config: SynthConfig | None = None, *, index: int = 
     body.commit()
     sole_mm = max(float(geo.legs[side].A[1]) + 75.0 * geo.legs[side].params.bone_scale for side in study.sides)
     exp = _exposure(study, config, rng, sole_mm)
+    # version 6: appearance and acquisition from a stream of their own (the patient stays version 5's)
+    app_rng = _rng(seed, index, attempt, 2)
+    exp = widen_exposure(exp, app_rng)
+    appearance = sample_appearance(app_rng, len(exp.seams_y_px) + 1)
+    add_bone_density(canvas.bone, canvas.att, appearance.bone_gain)
     value, sigma = form_log_image(canvas, exp, rng)
     img = to_full_resolution(value, sigma, canvas, exp, rng)
     overlays = _draw_overlays(img, study, geo, config, exp, rng)
     window = _window(value, exp, canvas)
+    field_value = float(np.median(img[:, :2]))
+    apply_acquisition(img, appearance, exp.seams_y_px, sp, field_value, sole_mm / sp, app_rng,
+                      field_px=(exp.collimation_x_px[0], exp.collimation_y_px[0], exp.collimation_x_px[1],
+                       exp.collimation_y_px[1]))
+    tone_curve(img, (window[0] - window[1] / 2 - VALUE_OFFSET) / VALUE_GAIN,
+               (window[0] + window[1] / 2 - VALUE_OFFSET) / VALUE_GAIN, appearance)
+    rows = panel_rows(exp.seams_y_px, H)
+    shifts = panel_shifts_px(appearance, sp)
     photometric = study.monochrome
     # 16-bit quantisation in one saturating pass (rounded to nearest); MONOCHROME1 stores the inverted scale
     pixels = cv2.addWeighted(img, VALUE_GAIN, img, 0.0, VALUE_OFFSET, dtype=cv2.CV_16U)
@@ -214,14 +241,31 @@ def generate_case(seed: int, config: SynthConfig | None = None, *, index: int = 
     landmarks, targets, masks, rois = {}, {}, {}, []
     for side in study.sides:
         g = geo.legs[side]
-        landmarks[side] = g.landmarks_px(sp)
+        landmarks[side] = {k: shift_point(v, rows, shifts) for k, v in g.landmarks_px(sp).items()}
         targets[side] = g.params.targets()
+        if any(shifts):  # a stitching shift changes what the film shows: the truth is the film's
+            targets[side] = _film_targets(targets[side], landmarks[side], side, sp)
         masks[side] = diaphysis_mask(g, frames[side], W, H, sp)
-        rois.extend(roi_boxes(g, masks[side], W, H, sp))
+        boxes = roi_boxes(g, masks[side], W, H, sp)
+        shift_rows(masks[side], rows, shifts, 0)
+        for b in boxes:  # a box moves with the panel that holds its centre
+            x0, y0, x1, y1 = b["box_px"]
+            dx = shift_point([0.0, 0.5 * (y0 + y1)], rows, shifts)[0]
+            b["box_px"] = [float(min(max(x0 + dx, -0.5), W - 0.5)), y0, float(min(max(x1 + dx, -0.5), W - 0.5)), y1]
+        rois.extend(boxes)
     return SyntheticCase(case_id=case_id_for(seed, index), seed=seed, index=index, config=config, study=study,
                          pixels=pixels, photometric=photometric, pixel_spacing_mm=sp, window=window,
                          landmarks=landmarks, targets=targets, masks=masks, rois=rois, overlays=overlays,
-                         attempt=attempt)
+                         attempt=attempt, appearance=appearance.as_dict())
+
+
+def _film_targets(targets: dict[str, float], landmarks: dict[str, list[float]], side: str,
+                  spacing_mm: float) -> dict[str, float]:
+    """The requested metrics replaced by those of the landmarks as the (mis-stitched) film shows them."""
+    from ..core.metrics import compute_leg_metrics
+
+    m = compute_leg_metrics(landmarks, side, [spacing_mm, spacing_mm]).as_dict()
+    return {k: (float(m[k]) if isinstance(m.get(k), (int, float)) else v) for k, v in targets.items()}
 
 
 def _window(value: np.ndarray, exp: Exposure, canvas: Canvas) -> tuple[float, float]:

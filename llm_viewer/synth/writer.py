@@ -13,6 +13,7 @@ import cv2
 from ..core.casefile import Case
 from ..core.store import Store, StoreEntry
 from .dicom import _study_datetime, dicom_bytes
+from .export import ExportedCase, ExportError, export_case, sample_export_spec
 from .generator import SyntheticCase
 
 
@@ -63,3 +64,52 @@ def write_case(store: Store, case: SyntheticCase, *, dicom: bytes | None = None)
                           image_suffix=".dcm", masks=masks, source="synthetic", created=fixed_timestamp(case),
                           width_px=case.width_px, height_px=case.height_px,
                           extra={"seed": case.seed, "index": case.index})
+
+
+def export_id(case_id: str, k: int) -> str:
+    """The store id of clinical export ``k`` of a case."""
+    return f"{case_id}-x{k}"
+
+
+def clinical_exports(case: SyntheticCase, count: int, *, single_leg_rate: float = 0.45) -> list[ExportedCase]:
+    """``count`` clinical exports of a case (:mod:`llm_viewer.synth.export`), a pure function of the case.
+
+    Export ``k`` draws its format from ``(seed, index, k)``; a single-leg crop whose leg does not fit is
+    drawn again (at most 5 times), then skipped.
+    """
+    import numpy as np
+
+    out: list[ExportedCase] = []
+    sides = tuple(case.landmarks)
+    for k in range(count):
+        for attempt in range(5):
+            rng = np.random.default_rng([case.seed, case.index, 7_700 + k, attempt])
+            try:
+                out.append(export_case(case, sample_export_spec(rng, sides, single_leg_rate=single_leg_rate)))
+                break
+            except ExportError:
+                continue
+    return out
+
+
+def build_export_document(case: SyntheticCase, ex: ExportedCase, k: int) -> dict[str, Any]:
+    """The case file of a clinical export: landmarks and boxes in the export's pixels, provenance kept.
+
+    The case file keeps the export's true spacing (the ground truth needs it for errors in mm); whether
+    the exported *file* carries a spacing is ``synthetic.export.spacing_known`` (PNG and JPEG carry none).
+    """
+    sp = ex.true_spacing_mm
+    c = Case.new(pixel_spacing_mm=[sp, sp], spacing_source="synthetic ground truth (the exported file has none)"
+                 if ex.pixel_spacing_mm is None else "export")
+    for side, lms in ex.landmarks.items():
+        for lm, xy in lms.items():
+            c.set_ground_truth(side, lm, xy, source="ground_truth", by="llm-viewer synth")
+    c.set_rois(ex.rois)
+    c.set_study({"patient_name": f"SYNTH^{case.seed}-{case.index:06d}", "modality": "DX",
+                 "study_description": "SYNTHETIC standing long-leg AP, clinical export", "synthetic": True})
+    block = case.synthetic_block()
+    block["export"] = {"of": case.case_id, "k": k, "spec": ex.spec.as_dict(),
+                       "matrix": [list(map(float, row)) for row in ex.matrix]}
+    c.set("synthetic", block)
+    c.set_status("approved", by="llm-viewer synth")
+    return _freeze(c.to_dict(), fixed_timestamp(case))
