@@ -99,16 +99,15 @@ _DIRECT: dict[str, frozenset[str]] = {
     "leg_length_mm": frozenset({_H}) | _ANKLE,
 }
 _FEMUR_TIBIA = _DIRECT["mldfa_deg"] | _DIRECT["mmpta_deg"]
-
-METRIC_LANDMARKS: dict[str, frozenset[str]] = {
-    key: (
-        _DIRECT[key] if key in _DIRECT
-        else _DIRECT["hka_deg"] | _FEMUR_TIBIA if key == "jlca_deg"
-        else _DIRECT["hka_deg"] if key == "alignment"
-        else _FEMUR_TIBIA  # ahka_deg, jlo_deg, cpak_type: from mLDFA and mMPTA
-    )
-    for key in METRIC_KEYS
+_DERIVED: dict[str, frozenset[str]] = {
+    "jlca_deg": _DIRECT["hka_deg"] | _FEMUR_TIBIA,  # 180 - hka - mldfa + mmpta
+    "ahka_deg": _FEMUR_TIBIA,  # mmpta - mldfa
+    "jlo_deg": _FEMUR_TIBIA,  # mmpta + mldfa
+    "cpak_type": _FEMUR_TIBIA,  # from ahka and jlo
+    "alignment": _DIRECT["hka_deg"],  # from hka
 }
+
+METRIC_LANDMARKS: dict[str, frozenset[str]] = {key: {**_DIRECT, **_DERIVED}[key] for key in METRIC_KEYS}
 """The landmarks each metric of ALIGNMENT.md is computed from (derived metrics: those of their inputs).
 
 A metric is computed exactly when all of its landmarks are present; otherwise it is ``None`` and
@@ -181,7 +180,7 @@ class LegMetrics:
     femur_length_mm: float | None
     tibia_length_mm: float | None
     leg_length_mm: float | None
-    unmeasured: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    unmeasured: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     spacing_known: bool = True
 
     def as_dict(self) -> dict[str, MetricValue]:
@@ -230,7 +229,7 @@ class StudyMetrics:
     """
 
     lld_mm: float | None
-    unmeasured: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    unmeasured: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
     lld_reason: str | None = None
 
     def as_dict(self) -> dict[str, object]:
@@ -471,13 +470,13 @@ def compute_study_metrics(legs: Mapping[str, LegMetrics | None]) -> StudyMetrics
     lacking: list[str] = []
     needs: list[str] = []
     lengths: dict[str, float] = {}
-    for side in ("right", "left"):
+    for side, needed in zip(("right", "left"), LLD_INPUTS):
         m = legs.get(side)
         if m is None:
-            lacking.append(f"{side}.leg_length_mm")
+            lacking.append(needed)
             needs.append(f"the {side} leg" if side not in legs else f"a measurable {side} leg")
         elif "leg_length_mm" in m.unmeasured:
-            lacking.append(f"{side}.leg_length_mm")
+            lacking.append(needed)
             needs.append(f"{', '.join(m.unmeasured['leg_length_mm'])} of the {side} leg")
         elif m.leg_length_mm is not None:
             lengths[side] = m.leg_length_mm

@@ -351,8 +351,8 @@ def _metrics_table(c, report: CaseReport, x: float, y: float, page_w: float) -> 
     col_w = 90.0
     notes: dict[str, str] = {}  # reason -> marker, for reasons too long for their cell
 
-    def reason_cell(reason: str) -> str:
-        if c.stringWidth(reason, "Helvetica-Oblique", 7) <= col_w:
+    def reason_cell(reason: str, width: float = col_w) -> str:
+        if c.stringWidth(reason, "Helvetica-Oblique", 7) <= width:
             return reason
         return "not computed " + notes.setdefault(reason, f"[{len(notes) + 1}]")
 
@@ -401,7 +401,7 @@ def _metrics_table(c, report: CaseReport, x: float, y: float, page_w: float) -> 
         if lld_reason is not None and report.pixel_spacing_mm is not None:
             c.setFont("Helvetica-Oblique", 7)
             c.setFillColorRGB(0.4, 0.4, 0.4)
-            c.drawString(cols[3], y, lld_reason)  # the LLD row spans the leg columns
+            c.drawString(cols[3], y, reason_cell(lld_reason, page_w - x - cols[3]))  # spans the leg columns
         else:
             c.drawString(cols[3], y, "n/a")
     c.setFillColorRGB(0, 0, 0)

@@ -103,7 +103,7 @@ def test_report_without_image_or_with_incomplete_leg(case_on_disk, tmp_path, cap
     assert "Image not shown" in pages[0]
     # the leg is measured from what is there: the reason stands where a number would be
     assert "Left leg not measured" not in pages[1]
-    assert "needs malleolus_medial" in pages[1]
+    assert pages[1].count("needs malleolus_medial") >= 12  # each metric needing the ankle centre, and LLD
     measured = measure_document(raw).as_dict()["legs"]["left"]["metrics"]
     assert measured["mldfa_deg"] is not None and f"{measured['mldfa_deg']:.1f}°" in pages[1]
 
