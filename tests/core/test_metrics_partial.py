@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from llm_viewer.core.landmarks import LANDMARK_IDS
+from llm_viewer.core.landmarks import LANDMARK_IDS, Point
 from llm_viewer.core.measurement import measure_document
 from llm_viewer.core.metrics import (
     METRIC_KEYS,
@@ -27,6 +27,7 @@ from llm_viewer.core.metrics import (
     compute_study_metrics,
     unmeasured_text,
 )
+from llm_viewer.core.overlay import angle_labels
 
 H, D, K = "femoral_head", "diaphysis_center", "knee_center"
 CL, CM = "femoral_condyle_lateral", "femoral_condyle_medial"
@@ -216,3 +217,13 @@ def test_every_metric_key_needs_something_and_nan_never_leaks(full_leg):
         m = compute_leg_metrics({k: v for k, v in lms.items() if k != lm}, "right", spacing)
         for v in m.as_dict().values():
             assert v is None or isinstance(v, (int, str)) or math.isfinite(v)
+
+
+@pytest.mark.parametrize("removed", LANDMARK_IDS)
+def test_angle_labels_only_for_computed_metrics(full_leg, removed):
+    lms, spacing = full_leg
+    pts = {k: Point(*v) for k, v in lms.items() if k != removed}
+    m = compute_leg_metrics(pts, "right", spacing)
+    labels = angle_labels(pts, "right", m)
+    label_keys = {"hka_deg", "mldfa_deg", "mmpta_deg", "fva_deg", "mldta_deg", "mad_mm"}
+    assert {lab.key for lab in labels} == {k for k in label_keys if m.as_dict()[k] is not None}
