@@ -1,7 +1,8 @@
 """``llm-viewer analyze PATH...``: landmarks, metrics and trust of every leg in radiographs.
 
 Output per image (JSON): the spec's shape (``pixel_spacing_mm``, ``legs.<side>.landmarks/metrics``,
-``study.lld_mm``) plus ``spacing_source``, per-leg ``uncertainty_px``/``score``/``flagged``/``missing_regions``,
+``study.lld_mm``; ``unmeasured`` per leg and study: each null metric -> the landmarks / inputs it lacks) plus
+``spacing_source``, per-leg ``uncertainty_px``/``score``/``flagged``/``missing_regions``,
 ROI boxes, warnings, per-stage timings and the model id. With one image and no ``--json``/``--csv`` the JSON
 goes to stdout; a file that cannot be read or analysed is reported on stderr and skipped.
 """
@@ -59,11 +60,11 @@ def collect_images(paths: list[str]) -> tuple[list[Path], list[str]]:
 def result_document(image_path: str, image, result) -> dict:
     """Combine an :class:`AnalysisResult` with the image's spacing and the core metrics into the output JSON."""
     from ..core.landmarks import LANDMARK_IDS, SIDES
-    from ..core.metrics import GeometryError, LandmarkError, compute_leg_metrics, leg_length_discrepancy_mm
+    from ..core.metrics import GeometryError, LandmarkError, LegMetrics, compute_leg_metrics, compute_study_metrics
 
     spacing = list(image.pixel_spacing_mm) if image.pixel_spacing_mm else None
     legs: dict[str, dict] = {}
-    leg_metrics = {}
+    leg_metrics: dict[str, LegMetrics | None] = {}
     for side in SIDES:
         leg = result.legs.get(side)
         if leg is None:
@@ -72,30 +73,34 @@ def result_document(image_path: str, image, result) -> dict:
         entry: dict = {
             "landmarks": {lm: [p.x_px, p.y_px] for lm, p in lms.items()},
             "metrics": None,
+            "unmeasured": {},
             "errors": [],
             "uncertainty_px": {lm: p.uncertainty_px for lm, p in lms.items()},
             "score": {lm: p.score for lm, p in lms.items()},
             "flagged": sorted(lm for lm, p in lms.items() if p.flagged),
             "missing_regions": list(leg.missing_regions),
         }
-        missing = [lm for lm in LANDMARK_IDS if lm not in lms]
-        if missing:
-            entry["errors"].append(f"{side} leg: landmark(s) {', '.join(missing)} not found; metrics not computed")
+        leg_metrics[side] = None
+        if not lms:
+            entry["errors"].append(f"{side} leg: no landmark found; metrics not computed")
         else:
+            # Each metric from the landmarks it needs; those lacking one are null and listed in unmeasured.
             try:
                 m = compute_leg_metrics({lm: (p.x_px, p.y_px) for lm, p in lms.items()}, side, spacing)
                 entry["metrics"] = m.as_dict()
+                entry["unmeasured"] = m.unmeasured_dict()
                 leg_metrics[side] = m
             except (LandmarkError, GeometryError, ValueError) as exc:
                 entry["errors"].append(str(exc))
         legs[side] = entry
+    study = compute_study_metrics(leg_metrics)
     return {
         "image": image_path,
         "pixel_spacing_mm": spacing,
         "spacing_source": image.spacing_source,
         "image_size_px": [image.width_px, image.height_px],
         "legs": legs,
-        "study": {"lld_mm": leg_length_discrepancy_mm(leg_metrics)},
+        "study": study.as_dict(),
         "rois": [{"side": r.side, "region": r.region, "box_px": [r.x0, r.y0, r.x1, r.y1], "score": r.score}
                  for r in result.rois],
         "warnings": list(result.warnings),
@@ -109,9 +114,9 @@ CSV_FIELDS_HEAD = ("image", "side", "pixel_spacing_row_mm", "pixel_spacing_col_m
 
 
 def csv_rows(doc: dict) -> list[dict]:
-    """One CSV row per leg: landmarks (x, y, uncertainty), metrics, missing regions and errors."""
+    """One CSV row per leg: landmarks (x, y, uncertainty), metrics, why any is empty, missing regions, errors."""
     from ..core.landmarks import LANDMARK_IDS
-    from ..core.metrics import METRIC_KEYS
+    from ..core.metrics import METRIC_KEYS, unmeasured_text
 
     spacing = doc["pixel_spacing_mm"] or [None, None]
     rows = []
@@ -122,6 +127,7 @@ def csv_rows(doc: dict) -> list[dict]:
         for key in METRIC_KEYS:
             row[key] = (leg["metrics"] or {}).get(key)
         row["lld_mm"] = doc["study"]["lld_mm"]
+        row["unmeasured"] = unmeasured_text({**leg["unmeasured"], **doc["study"]["unmeasured"]})
         for lm in LANDMARK_IDS:
             xy = leg["landmarks"].get(lm)
             row[f"{lm}_x_px"], row[f"{lm}_y_px"] = (xy if xy else (None, None))
@@ -137,7 +143,7 @@ def _csv_fields() -> list[str]:
     from ..core.landmarks import LANDMARK_IDS
     from ..core.metrics import METRIC_KEYS
 
-    fields = list(CSV_FIELDS_HEAD) + list(METRIC_KEYS) + ["lld_mm"]
+    fields = list(CSV_FIELDS_HEAD) + list(METRIC_KEYS) + ["lld_mm", "unmeasured"]
     for lm in LANDMARK_IDS:
         fields += [f"{lm}_x_px", f"{lm}_y_px", f"{lm}_uncertainty_px"]
     return fields + ["flagged", "missing_regions", "errors"]

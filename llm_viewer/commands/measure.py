@@ -38,31 +38,49 @@ def _read(path: str) -> dict:
 
 
 def format_table(result: dict) -> str:
-    """Human-readable table of a ``measure`` result (legs as columns)."""
-    from ..core.metrics import METRIC_KEYS, METRIC_LABELS, out_of_range
+    """Human-readable table of a ``measure`` result (legs as columns).
 
+    A metric that could not be computed shows why (``needs diaphysis_center``) in its cell, or, when that
+    does not fit the column, a note marker ``(a)`` explained below the table.
+    """
+    from ..core.metrics import METRIC_KEYS, METRIC_LABELS, missing_reason, out_of_range
+
+    width = 24
     sides = list(result["legs"])
-    lines = [f"{'metric':<16}" + "".join(f"{s:>14}" for s in sides)]
+    notes: dict[str, str] = {}  # reason -> marker
+
+    def reason_cell(reason: str) -> str:
+        if len(reason) <= width - 1:
+            return reason
+        marker = notes.setdefault(reason, f"({chr(ord('a') + len(notes))})")
+        return f"n/a {marker}"
+
+    lines = [f"{'metric':<16}" + "".join(f"{s:>{width}}" for s in sides)]
     for key in METRIC_KEYS:
         cells = []
         for s in sides:
             v = result["legs"][s]["metrics"][key]
+            lacking = result["legs"][s].get("unmeasured", {}).get(key)
             if v is None:
-                txt = "n/a"
+                txt = reason_cell(missing_reason(lacking)) if lacking else "n/a"
             elif isinstance(v, float):
                 txt = f"{v:.2f}" + ("*" if out_of_range(key, v) else "")
             else:
                 txt = str(v)
-            cells.append(f"{txt:>14}")
+            cells.append(f"{txt:>{width}}")
         unit = "mm" if key.endswith("_mm") else ("°" if key.endswith("_deg") else ("%" if key.endswith("_pct") else ""))
         label = f"{METRIC_LABELS[key]} {unit}".strip()
         lines.append(f"{label:<16}" + "".join(cells))
     lld = result["study"]["lld_mm"]
-    lines.append(f"{'LLD (R − L) mm':<16}{'n/a' if lld is None else f'{lld:.2f}':>14}")
+    lld_lacking = result["study"].get("unmeasured", {}).get("lld_mm")
+    lld_txt = f"{lld:.2f}" if lld is not None else (reason_cell(missing_reason(lld_lacking)) if lld_lacking else "n/a")
+    lines.append(f"{'LLD (R − L) mm':<16}{lld_txt:>{width}}")
     spacing = result.get("pixel_spacing_mm")
     lines.append("spacing: " + (f"{spacing[0]:g} × {spacing[1]:g} mm (row × column)" if spacing
                                 else "unknown: angles only, mm values not shown"))
     lines.append("* outside the typical normal range")
+    for reason, marker in notes.items():
+        lines.append(f"{marker} not computed: {reason}")
     return "\n".join(lines)
 
 

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .landmarks import SIDES, LandmarkError, Point, parse_leg_landmarks
-from .metrics import GeometryError, LegMetrics, compute_leg_metrics, leg_length_discrepancy_mm, validate_spacing
+from .metrics import (
+    GeometryError,
+    LegMetrics,
+    StudyMetrics,
+    compute_leg_metrics,
+    compute_study_metrics,
+    validate_spacing,
+)
 
 
 class MeasurementError(ValueError):
@@ -20,7 +27,7 @@ class MeasurementError(ValueError):
 
 @dataclass(frozen=True)
 class LegMeasurement:
-    """Landmarks and metrics of one leg."""
+    """Landmarks and metrics of one leg (metrics it lacks landmarks for are ``None``, see ``unmeasured``)."""
 
     side: str
     landmarks: dict[str, Point]
@@ -33,20 +40,34 @@ class StudyMeasurement:
 
     pixel_spacing_mm: tuple[float, float] | None
     legs: dict[str, LegMeasurement] = field(default_factory=dict)
-    lld_mm: float | None = None
+    study: StudyMetrics = field(default_factory=lambda: StudyMetrics(None))
+
+    @property
+    def lld_mm(self) -> float | None:
+        """Study-level leg-length discrepancy (right − left), ``None`` when not computable."""
+        return self.study.lld_mm
 
     def as_dict(self) -> dict[str, Any]:
-        """The spec's output shape: ``{"pixel_spacing_mm", "legs": {side: {"landmarks", "metrics"}}, "study"}``."""
+        """The spec's output shape.
+
+        Returns
+        -------
+        dict
+            ``{"pixel_spacing_mm", "legs": {side: {"landmarks", "metrics", "unmeasured"}},
+            "study": {"lld_mm", "unmeasured"}}``; ``unmeasured`` maps each ``None`` metric lacking
+            landmarks to the sorted ids it lacks (``{}`` when everything was computed).
+        """
         return {
             "pixel_spacing_mm": list(self.pixel_spacing_mm) if self.pixel_spacing_mm else None,
             "legs": {
                 side: {
                     "landmarks": {lm: p.as_list() for lm, p in leg.landmarks.items()},
                     "metrics": leg.metrics.as_dict(),
+                    "unmeasured": leg.metrics.unmeasured_dict(),
                 }
                 for side, leg in self.legs.items()
             },
-            "study": {"lld_mm": self.lld_mm},
+            "study": self.study.as_dict(),
         }
 
 
@@ -54,12 +75,24 @@ def measure_landmarks(
     legs: Mapping[str, Mapping[str, Point | list[float] | tuple[float, float]]],
     pixel_spacing_mm: Any,
 ) -> StudyMeasurement:
-    """Measure legs given as ``{side: {landmark: point}}``.
+    """Measure legs given as ``{side: {landmark: point}}``; a leg may lack landmarks.
+
+    Parameters
+    ----------
+    legs : Mapping
+        ``{side: {landmark id: Point or [x, y]}}``; a missing landmark only nulls the metrics that need it.
+    pixel_spacing_mm : object
+        ``[row_mm, column_mm]`` or ``None``.
+
+    Returns
+    -------
+    StudyMeasurement
 
     Raises
     ------
     MeasurementError
-        A leg misses a landmark, a point is malformed, the geometry is degenerate or the spacing is invalid.
+        A leg has no landmarks, an unknown landmark id or a malformed point, the geometry of a line whose
+        landmarks are present is degenerate, or the spacing is invalid.
     """
     try:
         spacing = validate_spacing(pixel_spacing_mm)
@@ -71,7 +104,12 @@ def measure_landmarks(
             continue
         raw = {lm: (p.as_list() if isinstance(p, Point) else p) for lm, p in legs[side].items()}
         try:
-            pts = parse_leg_landmarks(raw, side=side, require_all=True)
+            for lm, value in raw.items():
+                if value is None:  # an absent landmark is left out; null is not a point
+                    raise LandmarkError(f"{side} leg: landmark {lm!r} must be [x, y], got null")
+            pts = parse_leg_landmarks(raw, side=side, require_all=False)
+            if not pts:
+                raise LandmarkError(f"{side} leg: no landmarks")
             metrics = compute_leg_metrics(pts, side, spacing)
         except (LandmarkError, GeometryError) as exc:
             raise MeasurementError(str(exc)) from None
@@ -79,7 +117,7 @@ def measure_landmarks(
     return StudyMeasurement(
         pixel_spacing_mm=spacing,
         legs=out,
-        lld_mm=leg_length_discrepancy_mm({s: m.metrics for s, m in out.items()}),
+        study=compute_study_metrics({s: m.metrics for s, m in out.items()}),
     )
 
 
@@ -99,7 +137,8 @@ def measure_document(doc: Mapping[str, Any]) -> StudyMeasurement:
     Raises
     ------
     MeasurementError
-        Naming the problem: no legs, unknown side, a missing landmark (with leg and landmark), bad spacing.
+        Naming the problem: no legs, unknown side, a leg without landmarks, a malformed landmark (with leg
+        and landmark), bad spacing.
     """
     if not isinstance(doc, Mapping):
         raise MeasurementError("expected a JSON object with 'pixel_spacing_mm' and 'legs'")

@@ -113,31 +113,45 @@ def angle_labels(landmarks: Mapping[str, Point], side: str, metrics: LegMetrics,
                  offset_px: float = 120.0) -> list[AngleLabel]:
     """Angle labels at their vertices, pushed to the lateral or medial side so they do not cover bone.
 
+    Only metrics that core computed get a label (a leg missing landmarks gets fewer labels).
+
     Parameters
     ----------
     landmarks : Mapping[str, Point]
-        The nine landmarks of the leg.
+        The landmarks of the leg (possibly incomplete).
     side : str
         ``"right"`` or ``"left"``.
     metrics : LegMetrics
         The leg's metrics from core (the values printed).
     offset_px : float
         Distance of a label from its vertex, in pixels.
+
+    Returns
+    -------
+    list of AngleLabel
     """
     medial = float(side_sign(side))
     g = {k: _xy(v) for k, v in landmarks.items()}
-    K = g["knee_center"]
-    A = (g["malleolus_lateral"] + g["malleolus_medial"]) / 2
+    K = g.get("knee_center")
+    ML, MM = g.get("malleolus_lateral"), g.get("malleolus_medial")
+    A = (ML + MM) / 2 if ML is not None and MM is not None else None
     lat = np.array([-medial, 0.0])
     med = np.array([medial, 0.0])
     up = np.array([0.0, -1.0])
-    items = [
-        ("hka_deg", K + med * offset_px * 1.2, f"HKA {metrics.hka_deg:.1f}°"),
-        ("mldfa_deg", K + lat * offset_px * 1.5 + up * offset_px * 0.6, f"mLDFA {metrics.mldfa_deg:.1f}°"),
-        ("mmpta_deg", K + med * offset_px * 1.5 - up * offset_px * 0.9, f"mMPTA {metrics.mmpta_deg:.1f}°"),
-        ("fva_deg", K + up * offset_px * 3.0 + lat * offset_px * 0.3, f"FVA {metrics.fva_deg:.1f}°"),
-        ("mldta_deg", A + lat * offset_px * 1.5 + up * offset_px * 0.6, f"mLDTA {metrics.mldta_deg:.1f}°"),
+    # (key, vertex, offset from it, text prefix, unit format); every angle's landmarks include K (mLDTA: A)
+    specs = [
+        ("hka_deg", K, med * 1.2, "HKA", "{:.1f}°"),
+        ("mldfa_deg", K, lat * 1.5 + up * 0.6, "mLDFA", "{:.1f}°"),
+        ("mmpta_deg", K, med * 1.5 - up * 0.9, "mMPTA", "{:.1f}°"),
+        ("fva_deg", K, up * 3.0 + lat * 0.3, "FVA", "{:.1f}°"),
+        ("mldta_deg", A, lat * 1.5 + up * 0.6, "mLDTA", "{:.1f}°"),
+        ("mad_mm", K, med * 1.2 - up * 0.4, "MAD", "{:+.1f} mm"),
     ]
-    if metrics.mad_mm is not None:
-        items.append(("mad_mm", K + med * offset_px * 1.2 - up * offset_px * 0.4, f"MAD {metrics.mad_mm:+.1f} mm"))
-    return [AngleLabel(key, float(p[0]), float(p[1]), text) for key, p, text in items]
+    out: list[AngleLabel] = []
+    for key, vertex, offset, name, fmt in specs:
+        value = getattr(metrics, key)
+        if value is None or vertex is None:
+            continue
+        p = vertex + offset * offset_px
+        out.append(AngleLabel(key, float(p[0]), float(p[1]), f"{name} {fmt.format(value)}"))
+    return out

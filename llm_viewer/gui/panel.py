@@ -13,6 +13,7 @@ from .state import CaseMeasurement
 ROW_KEYS: tuple[str, ...] = METRIC_KEYS + ("lld_mm",)
 SIDE_COLUMNS = {"right": 1, "left": 2}
 OUT_OF_RANGE_BG = QtGui.QColor("#7a2e00")
+UNMEASURED_FG = QtGui.QColor("#b0b0b0")
 
 _SPACING_TEXT = {
     "PixelSpacing": "DICOM PixelSpacing (at the patient)",
@@ -120,7 +121,10 @@ class MeasurementsPanel(QtWidgets.QWidget):
         return self._items[(key, col)].text()
 
     def update_measurement(self, m: CaseMeasurement | None) -> None:
-        """Refresh every cell (a few dozen setText calls: well under a millisecond)."""
+        """Refresh every cell (a few dozen setText calls: well under a millisecond).
+
+        A metric core could not compute shows core's reason (``needs diaphysis_center``) in its cell.
+        """
         calibrated = m is not None and m.calibrated
         errors = []
         for side, col in SIDE_COLUMNS.items():
@@ -128,14 +132,27 @@ class MeasurementsPanel(QtWidgets.QWidget):
             metrics = leg.metrics.as_dict() if leg is not None and leg.metrics is not None else {}
             if leg is not None and leg.error:
                 errors.append(leg.error)
+            if leg is not None and leg.missing:
+                names = ", ".join(lm.replace("_", " ") for lm in leg.missing)
+                errors.append(f"{side.capitalize()} leg: not found: {names} (select it and click to place it)")
             if leg is not None:
                 errors += [f"Check: {msg}" for msg in leg.implausible]
             for key in METRIC_KEYS:
                 v = metrics.get(key)
                 hidden = key.endswith("_mm") and not calibrated
-                self._set(key, col, None if hidden else v, "hidden" if hidden and leg is not None else None)
+                reason = leg.metrics.reason(key) if leg is not None and leg.metrics is not None else None
+                if hidden and leg is not None:
+                    placeholder = "hidden"
+                elif v is None and reason is not None:
+                    placeholder = reason  # core's words, e.g. "needs diaphysis_center"
+                else:
+                    placeholder = None
+                self._set(key, col, None if hidden else v, placeholder)
         lld = m.lld_mm if m else None
-        self._set("lld_mm", 1, lld, "hidden" if (m is not None and not calibrated) else None)
+        if m is not None and not calibrated:
+            self._set("lld_mm", 1, None, "hidden")
+        else:
+            self._set("lld_mm", 1, lld, m.study.reason() if m is not None and m.legs else None)
         self.errors.setText("\n".join(errors))
         self.errors.setVisible(bool(errors))
         if m is None:
@@ -150,7 +167,10 @@ class MeasurementsPanel(QtWidgets.QWidget):
                 parts.append(f"<b>{side.capitalize()}</b>: —")
                 continue
             md = leg.metrics
-            parts.append(f"<b>{side.capitalize()}</b>: {md.alignment}, HKA {md.hka_deg:.1f}°, CPAK type {md.cpak_type}")
+            hka = f"HKA {md.hka_deg:.1f}°" if md.hka_deg is not None else f"HKA {md.reason('hka_deg')}"
+            cpak = f"CPAK type {md.cpak_type}" if md.cpak_type is not None else f"CPAK {md.reason('cpak_type')}"
+            head = f"{md.alignment}, " if md.alignment is not None else ""
+            parts.append(f"<b>{side.capitalize()}</b>: {head}{hka}, {cpak}")
         if lld is not None and calibrated:
             parts.append(f"<b>LLD</b> (R − L): {lld:.1f} mm")
         self.summary.setText("<br>".join(parts))
@@ -175,4 +195,6 @@ class MeasurementsPanel(QtWidgets.QWidget):
         self._shown[(key, col)] = (text, bad)
         it.setText(text)
         it.setBackground(QtGui.QBrush(OUT_OF_RANGE_BG) if bad else QtGui.QBrush())
-        it.setToolTip("outside the typical normal range" if bad else "")
+        unmeasured = value is None and placeholder is not None and placeholder != "hidden"
+        it.setForeground(QtGui.QBrush(UNMEASURED_FG) if unmeasured else QtGui.QBrush())
+        it.setToolTip("outside the typical normal range" if bad else (f"not computed: {text}" if unmeasured else ""))

@@ -18,13 +18,18 @@ import numpy as np
 from ..core.casefile import CASE_SUFFIX
 from ..core.landmarks import LANDMARK_IDS, SIDES, Point
 from ..core.measurement import MeasurementError, measure_landmarks
-from ..core.metrics import LegMetrics, leg_length_discrepancy_mm
+from ..core.metrics import LegMetrics, StudyMetrics, compute_study_metrics
 from ..core.plausibility import check_leg
 
 
 @dataclass(frozen=True)
 class LegState:
-    """What the viewer shows for one leg: its points, and either its metrics or why there are none."""
+    """What the viewer shows for one leg: its points, and either its metrics or why there are none.
+
+    With landmarks missing, ``metrics`` still holds every metric the others allow (the rest are ``None``
+    and ``metrics.reason(key)`` says what they need); ``error`` is set only when the leg cannot be
+    measured at all (no landmark, degenerate geometry).
+    """
 
     side: str
     landmarks: dict[str, Point]
@@ -45,7 +50,12 @@ class CaseMeasurement:
     pixel_spacing_mm: tuple[float, float] | None
     spacing_source: str
     legs: dict[str, LegState] = field(default_factory=dict)
-    lld_mm: float | None = None
+    study: StudyMetrics = field(default_factory=lambda: StudyMetrics(None))
+
+    @property
+    def lld_mm(self) -> float | None:
+        """Study-level leg-length discrepancy (right − left); ``None`` with ``study.reason()`` saying why."""
+        return self.study.lld_mm
 
     @property
     def calibrated(self) -> bool:
@@ -75,8 +85,8 @@ def measure_case_legs(
     Returns
     -------
     CaseMeasurement
-        ``legs[side].metrics`` is ``None`` and ``legs[side].error`` names the problem (missing landmark,
-        degenerate geometry) when a leg cannot be measured.
+        A leg missing landmarks has the metrics the others allow; ``legs[side].metrics`` is ``None`` and
+        ``legs[side].error`` names the problem (no landmark, degenerate geometry) when it cannot be measured.
     """
     legs: dict[str, LegState] = {}
     for side in SIDES:
@@ -92,22 +102,17 @@ def measure_case_legs(
             if len(cache) > 64:
                 cache.clear()
             cache[key] = legs[side]
-    measured = {s: st.metrics for s, st in legs.items() if st.metrics is not None}
     return CaseMeasurement(
         pixel_spacing_mm=pixel_spacing_mm,
         spacing_source=spacing_source if pixel_spacing_mm is not None else "unknown",
         legs=legs,
-        lld_mm=leg_length_discrepancy_mm(measured),
+        study=compute_study_metrics({s: st.metrics for s, st in legs.items()}),
     )
 
 
 def _measure_leg(side: str, pts: dict[str, Point], pixel_spacing_mm: tuple[float, float] | None) -> LegState:
     implausible = tuple(i.message for i in check_leg(side, {k: (p.x, p.y) for k, p in pts.items()},
                                                        pixel_spacing_mm))
-    missing = [lm for lm in LANDMARK_IDS if lm not in pts]
-    if missing:
-        names = ", ".join(m.replace("_", " ") for m in missing)
-        return LegState(side, pts, None, f"{side} leg: {len(missing)} landmark(s) missing: {names}", implausible)
     try:
         result = measure_landmarks({side: pts}, pixel_spacing_mm)
     except MeasurementError as exc:

@@ -9,14 +9,14 @@ from pathlib import Path
 
 from ..core.atomic import atomic_write_text
 from ..core.casefile import CASE_SUFFIX, CaseFileError
-from ..core.metrics import METRIC_KEYS
+from ..core.metrics import METRIC_KEYS, unmeasured_text
 from .model import CaseReport, build_case_report, ordered_sides
 
 CSV_COLUMNS: tuple[str, ...] = (
     "case_id", "case_path", "image", "side", "status", "reviewer", "reviewed_at", "model_id",
     "pixel_spacing_row_mm", "pixel_spacing_col_mm", "spacing_source",
     *METRIC_KEYS,
-    "lld_mm", "uncertainty_mean_px", "uncertainty_max_px", "manual_landmarks", "flagged_landmarks", "error",
+    "lld_mm", "unmeasured", "uncertainty_mean_px", "uncertainty_max_px", "manual_landmarks", "flagged_landmarks", "error",
 )
 
 
@@ -48,7 +48,11 @@ def find_case_files(inputs: Iterable[str | Path]) -> list[Path]:
 
 
 def leg_rows(report: CaseReport) -> list[dict[str, object]]:
-    """CSV rows (one per leg) of a case."""
+    """CSV rows (one per leg) of a case.
+
+    An empty metric cell is explained in ``unmeasured`` (``"fva_deg needs diaphysis_center"``, and
+    ``lld_mm`` when the study's LLD lacks a leg's length); ``error`` is for a leg not measured at all.
+    """
     rows = []
     sp = report.pixel_spacing_mm
     for side in ordered_sides(report):
@@ -68,6 +72,8 @@ def leg_rows(report: CaseReport) -> list[dict[str, object]]:
             "spacing_source": report.spacing_source,
             **metrics,
             "lld_mm": report.lld_mm,
+            "unmeasured": unmeasured_text({**(leg.metrics.unmeasured if leg.metrics else {}),
+                                           **report.study.unmeasured}),
             "uncertainty_mean_px": leg.mean_uncertainty_px,
             "uncertainty_max_px": leg.max_uncertainty_px,
             "manual_landmarks": ";".join(leg.manual),

@@ -13,7 +13,7 @@ from typing import Any
 from ..core.casefile import Case, load_case, sha256_file
 from ..core.landmarks import LANDMARK_IDS, SIDES, Point
 from ..core.measurement import MeasurementError, measure_landmarks
-from ..core.metrics import LegMetrics, leg_length_discrepancy_mm
+from ..core.metrics import LegMetrics, StudyMetrics, compute_study_metrics
 
 SPACING_MEANING: dict[str, str] = {
     "PixelSpacing": "DICOM Pixel Spacing: calibrated at the patient plane by the modality.",
@@ -32,7 +32,11 @@ SPACING_MEANING: dict[str, str] = {
 
 @dataclass(frozen=True)
 class LegReport:
-    """One leg: its landmarks, its metrics (or why there are none) and its trust summary."""
+    """One leg: its landmarks, its metrics (or why there are none) and its trust summary.
+
+    A leg missing landmarks has every metric the others allow; ``metrics.reason(key)`` says what a
+    ``None`` metric needs. ``error`` is set only when the leg cannot be measured at all.
+    """
 
     side: str
     landmarks: dict[str, Point]
@@ -63,12 +67,17 @@ class CaseReport:
     pixel_spacing_mm: tuple[float, float] | None
     spacing_source: str
     legs: dict[str, LegReport]
-    lld_mm: float | None
+    study: StudyMetrics
     model_ids: list[str]
     review: dict[str, Any]
     corrections: list[dict[str, Any]]
     synthetic: bool
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def lld_mm(self) -> float | None:
+        """Study-level leg-length discrepancy (right − left); ``None`` with ``study.reason()`` saying why."""
+        return self.study.lld_mm
 
     @property
     def case_id(self) -> str:
@@ -121,7 +130,7 @@ def build_case_report(case_path: str | Path, *, check_image: bool = True) -> Cas
             error = str(exc)
             warnings.append(f"{side} leg not measured: {exc}")
         legs[side] = LegReport(side, lms, metrics, error, unc, manual, flagged)
-    lld = leg_length_discrepancy_mm({s: leg.metrics for s, leg in legs.items() if leg.metrics is not None})
+    study = compute_study_metrics({s: leg.metrics for s, leg in legs.items()})
 
     image_path: Path | None = None
     problem: str | None = None
@@ -138,7 +147,7 @@ def build_case_report(case_path: str | Path, *, check_image: bool = True) -> Cas
     synthetic = case.get("synthetic") is not None or str(case.study.get("patient_name") or "").startswith("SYNTH")
     return CaseReport(
         case_path=case_path, case=case, image_path=image_path, image_problem=problem,
-        pixel_spacing_mm=spacing, spacing_source=case.spacing_source, legs=legs, lld_mm=lld,
+        pixel_spacing_mm=spacing, spacing_source=case.spacing_source, legs=legs, study=study,
         model_ids=model_ids, review=case.review, corrections=case.manual_moves(), synthetic=synthetic,
         warnings=warnings,
     )

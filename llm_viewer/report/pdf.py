@@ -122,7 +122,7 @@ def _draw_overlays(c, frame: _Frame, report: CaseReport, *, labels: bool, point_
             elif unc is not None and unc * frame.s > point_radius * 1.5:
                 c.setStrokeColorRGB(1.0, 0.9, 0.2)
                 c.circle(x, y, unc * frame.s, stroke=1, fill=0)
-        if labels and leg.metrics is not None and len(leg.landmarks) == 9:
+        if labels and leg.metrics is not None:  # only the angles core computed get a label
             c.setFont("Helvetica-Bold", 6.5)
             for lab in angle_labels(leg.landmarks, side, leg.metrics, offset_px=22 / frame.s):
                 x, y = frame.pt(lab.x, lab.y)
@@ -348,6 +348,14 @@ def _metrics_table(c, report: CaseReport, x: float, y: float, page_w: float) -> 
     c.setLineWidth(0.4)
     c.line(x, y, page_w - x, y)
     y -= 10
+    col_w = 90.0
+    notes: dict[str, str] = {}  # reason -> marker, for reasons too long for their cell
+
+    def reason_cell(reason: str, width: float = col_w) -> str:
+        if c.stringWidth(reason, "Helvetica-Oblique", 7) <= width:
+            return reason
+        return "not computed " + notes.setdefault(reason, f"[{len(notes) + 1}]")
+
     for key in METRIC_KEYS:
         c.setFont("Helvetica", 8)
         c.setFillColorRGB(0, 0, 0)
@@ -356,17 +364,26 @@ def _metrics_table(c, report: CaseReport, x: float, y: float, page_w: float) -> 
         c.drawString(cols[2], y, normal_range_text(key))
         for i, side in enumerate(sides):
             leg = report.legs[side]
+            unmeasured = False
             if leg.metrics is None:
                 text, flag = "not measured", False
             else:
                 value = leg.metrics.as_dict()[key]
-                hidden = key.endswith("_mm") and value is None
-                text = "no calibration" if hidden else _fmt(key, value)
+                reason = leg.metrics.reason(key)
+                if value is None and key.endswith("_mm") and not leg.metrics.spacing_known:
+                    text = "no calibration"
+                elif reason is not None:
+                    text, unmeasured = reason_cell(reason), True  # core's reason, e.g. "needs diaphysis_center"
+                else:
+                    text = _fmt(key, value)
                 flag = out_of_range(key, value if isinstance(value, float) else None)
             if flag:
                 c.setFillColorRGB(0.8, 0.0, 0.0)
                 c.setFont("Helvetica-Bold", 8)
                 text += " *"
+            elif unmeasured:
+                c.setFillColorRGB(0.4, 0.4, 0.4)
+                c.setFont("Helvetica-Oblique", 7)
             else:
                 c.setFillColorRGB(0, 0, 0)
                 c.setFont("Helvetica", 8)
@@ -377,11 +394,24 @@ def _metrics_table(c, report: CaseReport, x: float, y: float, page_w: float) -> 
     lld = report.lld_mm
     c.drawString(cols[0], y, "Leg-length discrepancy (R - L)")
     c.drawString(cols[1], y, "lld_mm")
-    c.drawString(cols[3], y, "n/a" if lld is None else f"{lld:+.1f} mm")
+    if lld is not None:
+        c.drawString(cols[3], y, f"{lld:+.1f} mm")
+    else:
+        lld_reason = report.study.reason()
+        if lld_reason is not None and report.pixel_spacing_mm is not None:
+            c.setFont("Helvetica-Oblique", 7)
+            c.setFillColorRGB(0.4, 0.4, 0.4)
+            c.drawString(cols[3], y, reason_cell(lld_reason, page_w - x - cols[3]))  # spans the leg columns
+        else:
+            c.drawString(cols[3], y, "n/a")
+    c.setFillColorRGB(0, 0, 0)
     y -= 13
     c.setFont("Helvetica-Oblique", 7)
     c.drawString(x, y, "* outside the typical normal range. HKA < 180° varus, > 180° valgus; MAD > 0: load line "
                        "medial to the knee.")
+    for reason, marker in notes.items():
+        y -= 9
+        c.drawString(x, y, f"{marker} not computed: {reason}")
     for side in sides:
         if report.legs[side].error:
             y -= 10

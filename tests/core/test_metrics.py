@@ -35,6 +35,8 @@ def test_spec_examples_reproduced_to_1e_3(alignment_examples):
                     assert got[key] == want, (side, key)
                 else:
                     assert got[key] == pytest.approx(want, abs=1e-3), (side, key)
+            # legs with missing landmarks: which metrics lack which landmarks (spec: {} when complete)
+            assert result["legs"][side]["unmeasured"] == leg.get("unmeasured", {}), side
         want_lld = case["expected"]["study"]["lld_mm"]
         if want_lld is None:
             assert result["study"]["lld_mm"] is None
@@ -150,17 +152,24 @@ def test_unknown_spacing_gives_angles_and_no_mm():
         validate_spacing([-0.1, 0.1])
 
 
-def test_missing_landmark_names_leg_and_landmark(alignment_examples):
+def test_missing_landmark_nulls_its_metrics_and_bad_legs_name_leg_and_landmark(alignment_examples):
     case = alignment_examples[0]
     doc = {"pixel_spacing_mm": case["pixel_spacing_mm"], "legs": {k: {"landmarks": dict(v["landmarks"])}
                                                                     for k, v in case["legs"].items()}}
     del doc["legs"]["left"]["landmarks"]["tibial_plateau_medial"]
-    with pytest.raises(MeasurementError, match="left leg: landmark 'tibial_plateau_medial' is missing"):
+    left = measure_document(doc).legs["left"].metrics
+    assert left.mmpta_deg is None and left.reason("mmpta_deg") == "needs tibial_plateau_medial"
+    assert left.mldfa_deg == pytest.approx(case["expected"]["legs"]["left"]["metrics"]["mldfa_deg"], abs=1e-3)
+    doc["legs"]["left"]["landmarks"] = {}
+    with pytest.raises(MeasurementError, match="left leg: no landmarks"):
         measure_document(doc)
-    with pytest.raises(LandmarkError, match="right leg: landmark 'knee_center' is missing"):
-        lms = dict(case["legs"]["right"]["landmarks"])
-        del lms["knee_center"]
-        compute_leg_metrics(lms, "right", (0.1, 0.1))
+    doc["legs"]["left"]["landmarks"] = {"femoral_head": [1, 2], "ankle_center": [3, 4]}
+    with pytest.raises(MeasurementError, match="left leg: unknown landmark 'ankle_center'"):
+        measure_document(doc)
+    with pytest.raises(LandmarkError, match="right leg: no landmarks"):
+        compute_leg_metrics({}, "right", (0.1, 0.1))
+    with pytest.raises(LandmarkError, match="right leg: unknown landmark 'ankle_center'"):
+        compute_leg_metrics({"ankle_center": [1.0, 2.0]}, "right", (0.1, 0.1))
 
 
 @pytest.mark.parametrize("a,b,what", [

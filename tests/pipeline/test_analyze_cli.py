@@ -46,8 +46,14 @@ def test_result_document_has_the_spec_shape_and_core_metrics(tiny_engine, leg_im
     right, left = doc["legs"]["right"], doc["legs"]["left"]
     assert list(right["landmarks"]) == [lm for lm in LANDMARK_IDS if lm in right["landmarks"]]
     assert set(right["uncertainty_px"]) == set(right["landmarks"])
-    assert left["metrics"] is None and left["missing_regions"] == ["knee"] and "not found" in left["errors"][0]
-    assert doc["study"] == {"lld_mm": None}
+    # no knee box: the left leg gets what hip, diaphysis and ankle allow (its leg length), the rest with reasons
+    assert left["missing_regions"] == ["knee"] and left["errors"] == []
+    assert set(left["landmarks"]) == {"femoral_head", "diaphysis_center", "malleolus_lateral", "malleolus_medial"}
+    assert {k for k, v in left["metrics"].items() if v is not None} == {"leg_length_mm"}
+    assert left["unmeasured"]["hka_deg"] == ["knee_center"] and "leg_length_mm" not in left["unmeasured"]
+    assert doc["study"]["lld_mm"] == pytest.approx(
+        right["metrics"]["leg_length_mm"] - left["metrics"]["leg_length_mm"])  # LLD from the two leg lengths
+    assert doc["study"]["unmeasured"] == {}
     assert {r["side"] for r in doc["rois"]} == {"right", "left"} and len(doc["rois"][0]["box_px"]) == 4
     assert {"detect", "total"} <= set(doc["timings_s"]) and doc["model_id"] == "tiny-random-0"
     if len(right["landmarks"]) == 9 and right["metrics"] is not None:
@@ -58,6 +64,7 @@ def test_result_document_has_the_spec_shape_and_core_metrics(tiny_engine, leg_im
         assert again.legs["right"].metrics.as_dict() == expected
     rows = csv_rows(doc)
     assert [r["side"] for r in rows] == ["right", "left"] and rows[1]["missing_regions"] == "knee"
+    assert "hka_deg needs knee_center" in rows[1]["unmeasured"] and rows[1]["leg_length_mm"] is not None
 
 
 def test_two_legs_document_has_eighteen_landmarks(tiny_engine, leg_image):

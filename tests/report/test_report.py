@@ -101,7 +101,11 @@ def test_report_without_image_or_with_incomplete_leg(case_on_disk, tmp_path, cap
     assert "image not found" in err
     pages = _pdf_text(out)
     assert "Image not shown" in pages[0]
-    assert "Left leg not measured" in pages[1] and "malleolus_medial" in pages[1]
+    # the leg is measured from what is there: the reason stands where a number would be
+    assert "Left leg not measured" not in pages[1]
+    assert pages[1].count("needs malleolus_medial") >= 12  # each metric needing the ankle centre, and LLD
+    measured = measure_document(raw).as_dict()["legs"]["left"]["metrics"]
+    assert measured["mldfa_deg"] is not None and f"{measured['mldfa_deg']:.1f}°" in pages[1]
 
 
 def test_report_many_cases_into_folder_and_bad_case_skipped(case_on_disk, tmp_path, capsys):
@@ -129,3 +133,55 @@ def test_export_csv_one_row_per_leg(case_on_disk, tmp_path):
         assert float(r["uncertainty_mean_px"]) == pytest.approx(3.0)
     assert rows[0]["manual_landmarks"] == "knee_center" and rows[1]["manual_landmarks"] == ""
     assert rows[0]["flagged_landmarks"] == "" and rows[1]["flagged_landmarks"] == "femoral_head"
+
+
+def _partial_case(case_on_disk, tmp_path, drop: dict[str, tuple[str, ...]], name: str):
+    raw = json.loads(case_on_disk.read_text())
+    for side, lms in drop.items():
+        for lm in lms:
+            del raw["legs"][side]["landmarks"][lm]
+            raw["legs"][side].get("provenance", {}).pop(lm, None)
+    path = tmp_path / f"{name}.case.json"
+    path.write_text(json.dumps(raw))
+    return path, measure_document(raw)
+
+
+def test_pdf_shows_reasons_inline_or_as_notes_and_every_computed_value(case_on_disk, tmp_path):
+    path, measured = _partial_case(case_on_disk, tmp_path, {
+        "right": ("diaphysis_center",),
+        "left": ("femoral_head", "malleolus_lateral", "malleolus_medial"),
+    }, "partial")
+    out = tmp_path / "partial.pdf"
+    assert main(["report", str(path), "--out", str(out)]) == 0
+    text = _pdf_text(out)[1]
+    right, left = measured.legs["right"].metrics, measured.legs["left"].metrics
+    assert text.count("needs diaphysis_center") >= 1  # right FVA, short enough for its cell
+    assert "needs femoral_head" in text  # left mLDFA and femur length
+    # left HKA lacks three landmarks: too long for the cell, explained in a numbered note
+    assert "not computed [1]" in text
+    assert "[1] not computed: needs femoral_head, malleolus_lateral, malleolus_medial" in text
+    for key in METRIC_KEYS:
+        v = right.as_dict()[key]
+        assert v is not None or key == "fva_deg"
+        if isinstance(v, float):
+            assert f"{v:.1f}" in text, key
+    assert "needs femoral_head, malleolus_lateral, malleolus_medial of the left leg" in text  # LLD row
+    assert left.as_dict()["hka_deg"] is None and "not measured" not in text
+
+
+def test_export_csv_partial_leg_has_empty_cells_and_the_reason(case_on_disk, tmp_path):
+    _partial_case(case_on_disk, tmp_path, {"left": ("diaphysis_center", "femoral_head")}, "partial")
+    case_on_disk.unlink()
+    out = tmp_path / "study.csv"
+    assert main(["export-csv", str(tmp_path), "--out", str(out)]) == 0
+    rows = {r["side"]: r for r in csv.DictReader(out.open())}
+    right, left = rows["right"], rows["left"]
+    assert left["fva_deg"] == "" and left["hka_deg"] == "" and left["leg_length_mm"] == ""
+    assert float(left["mmpta_deg"]) > 0 and float(left["tibia_length_mm"]) > 0  # still computed
+    assert left["error"] == ""
+    parts = dict(item.split(" needs ", 1) for item in left["unmeasured"].split("; "))
+    assert parts["fva_deg"] == "diaphysis_center, femoral_head"
+    assert parts["hka_deg"] == "femoral_head" and parts["lld_mm"] == "left.leg_length_mm"
+    assert "mmpta_deg" not in parts and "tibia_length_mm" not in parts
+    assert right["unmeasured"] == "lld_mm needs left.leg_length_mm" and right["lld_mm"] == ""
+    assert float(right["fva_deg"]) > 0
