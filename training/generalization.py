@@ -218,7 +218,7 @@ def summarize(rows: list[LegResult]) -> dict[str, Any]:
     single = [r for r in rows if r.found_side or r.other_side]
     return {
         "legs": n,
-        "measured_pct": 100.0 * len(hka) / n if n else float("nan"),
+        "measured_pct": 100.0 * len(hka) / n if n else None,
         "hka_mae_deg": float(np.mean(hka)) if hka else None,
         "hka_over_3deg": int(sum(1 for v in hka if v > 3.0)),
         "mean_error_mm": float(np.mean(errs)) if errs else None,
