@@ -181,7 +181,10 @@ def check_notice(app_dir: Path) -> int:
         raise BuildError(f"the third-party notice {notice} is missing")
     text = notice.read_text(encoding="utf-8")
     norm = lambda n: re.sub(r"[-_.]+", "-", n).lower()  # noqa: E731
-    listed = {norm(line.split()[0]) for line in text.splitlines() if line and not line.startswith((" ", "-", "="))}
+    lines = text.splitlines()
+    start = next((i + 2 for i, line in enumerate(lines) if line.startswith("Component ")), len(lines))
+    end = next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
+    listed = {norm(line.split()[0]) for line in lines[start:end]}  # the summary table's first column
     shipped = {norm(d.name.split("-", 1)[0]) for d in internal.glob("*.dist-info")}
     excluded = sorted(shipped & {norm(n) for n in EXCLUDED_METADATA})
     if excluded:

@@ -37,7 +37,7 @@ PROJECT = "llm-viewer"
 
 EXCLUDED_DISTRIBUTIONS = frozenset({
     "triton", "monai", "hypothesis", "pluggy", "pytest", "iniconfig", "sortedcontainers", "pytest-qt",
-    "setuptools", "pip", "cuda-toolkit",
+    "pip", "cuda-toolkit",
 })
 """Never in the app (the spec excludes them, or they install nothing the app loads): not in the notice and
 their metadata is dropped from the app."""
@@ -203,17 +203,21 @@ class Shipped:
     unowned: list[str]       # files under site-packages that no RECORD lists
 
 
-def shipped_distributions(sources: Iterable[str], owners: dict[str, md.Distribution] | None = None) -> Shipped:
+def shipped_distributions(sources: Iterable[str], owners: dict[str, md.Distribution] | None = None,
+                          generated: Iterable[str | Path] = ()) -> Shipped:
     """The distributions owning any of ``sources`` (source paths of PyInstaller's collected files).
 
-    Files of the project itself, of Python (standard library, libpython) and of excluded distributions are
-    left out; files from the build system (e.g. ``/lib/.../libstdc++.so.6``) are listed in ``system``.
+    Files of the project itself, of Python (standard library, libpython), copied metadata (``*.dist-info``)
+    and files below ``generated`` (PyInstaller's work folder: ``base_library.zip``) are left out; files from
+    the build system (e.g. ``/lib/.../libstdc++.so.6``) are listed in ``system``. A distribution whose code
+    is collected is listed even when it is in :data:`EXCLUDED_DISTRIBUTIONS`: exclude it in the spec instead.
     """
     owners = file_owners() if owners is None else owners
     stdlib = os.path.realpath(sysconfig.get_paths()["stdlib"])
     prefixes = {os.path.realpath(p) for p in (sys.base_prefix, sys.base_exec_prefix)}
     site = {os.path.realpath(p) for p in (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])}
-    root = os.path.realpath(ROOT)
+    roots = {os.path.realpath(ROOT)} | _project_dirs()
+    skipped = {os.path.realpath(g) for g in generated}
     found: dict[str, md.Distribution] = {}
     python, system, unowned = False, set(), set()
     for src in sources:
@@ -227,8 +231,8 @@ def shipped_distributions(sources: Iterable[str], owners: dict[str, md.Distribut
             found[normalise(dist.metadata["Name"])] = dist
         elif any(real.startswith(s + os.sep) for s in site):
             unowned.add(real)
-        elif real.startswith(root + os.sep):
-            continue  # llm-viewer itself
+        elif any(real.startswith(r + os.sep) for r in roots | skipped):
+            continue  # llm-viewer itself, or made by PyInstaller
         elif real.startswith(stdlib + os.sep) or any(real.startswith(p + os.sep) for p in prefixes):
             python = True
         else:
@@ -238,10 +242,24 @@ def shipped_distributions(sources: Iterable[str], owners: dict[str, md.Distribut
             found.setdefault(name, md.distribution(name))
         except md.PackageNotFoundError:
             pass
-    for name in (*EXCLUDED_DISTRIBUTIONS, normalise(PROJECT)):
-        found.pop(name, None)
+    found.pop(normalise(PROJECT), None)
     return Shipped(sorted(found.values(), key=lambda d: normalise(d.metadata["Name"])), python, sorted(system),
                    sorted(unowned))
+
+
+def _project_dirs() -> set[str]:
+    """Where this interpreter imports the project's packages from (an editable install may map them elsewhere)."""
+    import importlib.util  # noqa: PLC0415
+
+    dirs = set()
+    for pkg in ("llm_viewer", "training"):
+        try:
+            spec = importlib.util.find_spec(pkg)
+        except (ImportError, ValueError):
+            continue
+        for loc in (spec.submodule_search_locations or []) if spec else []:
+            dirs.add(os.path.realpath(loc))
+    return dirs
 
 
 def drop_unshipped_metadata(datas: list[tuple], shipped: Iterable[str]) -> list[tuple]:
@@ -261,10 +279,11 @@ def drop_unshipped_metadata(datas: list[tuple], shipped: Iterable[str]) -> list[
 # ---------------------------------------------------------------- system libraries (Debian)
 def system_entries(paths: Iterable[str]) -> list[Entry]:
     """Libraries copied from the build system: their Debian package and its copyright file, where known."""
+    paths = list(paths)
+    owners = _dpkg_owners(paths)
     by_pkg: dict[str, list[str]] = {}
     for p in paths:
-        pkg = _dpkg_owner(p)
-        by_pkg.setdefault(pkg or "", []).append(p)
+        by_pkg.setdefault(owners.get(p, ""), []).append(p)
     entries = []
     for pkg, files in sorted(by_pkg.items()):
         names = ", ".join(sorted(Path(f).name for f in files))
@@ -278,15 +297,24 @@ def system_entries(paths: Iterable[str]) -> list[Entry]:
     return entries
 
 
-def _dpkg_owner(path: str) -> str | None:
-    for cand in {path, re.sub(r"^/usr/lib/", "/lib/", path), re.sub(r"^/lib/", "/usr/lib/", path)}:
-        try:
-            out = subprocess.run(["dpkg", "-S", cand], capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        if out.returncode == 0 and ":" in out.stdout:
-            return out.stdout.split(": ", 1)[0].split(",")[0].strip()
-    return None
+def _dpkg_owners(paths: list[str]) -> dict[str, str]:
+    """Debian package of each path (one ``dpkg -S`` call; /usr/lib and /lib are the same on merged-/usr)."""
+    variants = {}
+    for p in paths:
+        for cand in {p, re.sub(r"^/usr/lib/", "/lib/", p), re.sub(r"^/lib/", "/usr/lib/", p)}:
+            variants.setdefault(cand, p)
+    if not variants:
+        return {}
+    try:
+        out = subprocess.run(["dpkg", "-S", *sorted(variants)], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    owners: dict[str, str] = {}
+    for line in out.stdout.splitlines():
+        pkg, sep, path = line.partition(": ")
+        if sep and path.strip() in variants and "diversion" not in pkg:
+            owners.setdefault(variants[path.strip()], pkg.split(",")[0].strip())
+    return owners
 
 
 def _dpkg_version(pkg: str) -> str:
@@ -314,7 +342,7 @@ def collect(dists: Iterable[md.Distribution], *, python: bool = True,
 
 def render(entries: list[Entry]) -> str:
     """The notice as plain text: a summary table, then each component's full licence texts."""
-    width = max((len(e.name) for e in entries), default=10)
+    width = min(max((len(e.name) for e in entries), default=10), 32)  # longer names push their row's columns
     vwidth = max((len(e.version) for e in entries), default=7)
     lines = [
         "llm-viewer: third-party software notices",

@@ -109,20 +109,30 @@ def test_the_runtime_notice_of_this_environment_is_complete(tpn, tmp_path):
     assert all(e.texts for e in entries)
 
 
-def test_shipped_distributions_follow_the_collected_files(tpn):
-    import hypothesis
+def test_shipped_distributions_follow_the_collected_files(tpn, tmp_path):
     import pyqtgraph
 
-    pluggy_meta = next(str(md.distribution("pluggy").locate_file(f)) for f in md.distribution("pluggy").files
-                       if f.name == "METADATA")
-    sources = [pyqtgraph.__file__, os.__file__, str(ROOT / "llm_viewer" / "cli.py"), hypothesis.__file__, pluggy_meta,
-               "/lib/x86_64-linux-gnu/libexpat.so.1", "base_library.zip"]
-    shipped = tpn.shipped_distributions(sources)
+    def metadata_file(name: str) -> str:
+        dist = md.distribution(name)
+        return next(str(dist.locate_file(f)) for f in dist.files if f.name == "METADATA")
+
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "base_library.zip").write_bytes(b"PK")
+    sources = [pyqtgraph.__file__, os.__file__, str(ROOT / "llm_viewer" / "cli.py"),
+               metadata_file("hypothesis"), metadata_file("pluggy"),  # metadata copied by a hook ships no package
+               "/lib/x86_64-linux-gnu/libexpat.so.1", str(tmp_path / "work" / "base_library.zip"), "base_library.zip"]
+    shipped = tpn.shipped_distributions(sources, generated=[tmp_path / "work"])
     names = {tpn.normalise(d.metadata["Name"]) for d in shipped.distributions}
     assert "pyqtgraph" in names and not names & {"hypothesis", "pluggy", "llm-viewer"}
-    assert shipped.python
+    assert shipped.python and not any("base_library" in s for s in shipped.system)
     if Path("/lib/x86_64-linux-gnu/libexpat.so.1").exists():
         assert any("libexpat" in s for s in shipped.system)
+    # collected code is listed, excluded or not: the spec must exclude it (pytest's code is not in the app)
+    import _pytest
+
+    assert "pytest" in {tpn.normalise(d.metadata["Name"]) for d in tpn.shipped_distributions([_pytest.__file__]).distributions}
+    spec = (ROOT / "packaging" / "llm-viewer.spec").read_text()
+    assert all(f'"{m}"' in spec for m in ("pytest", "_pytest", "py", "pluggy", "hypothesis"))
 
 
 def test_metadata_of_packages_that_ship_nothing_is_dropped(tpn):
