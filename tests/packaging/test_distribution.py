@@ -84,7 +84,6 @@ def test_the_notice_lists_version_licence_and_full_text(tpn, tmp_path):
 def test_qt_for_python_gets_the_vendored_lgpl_and_gpl_texts(tpn):
     for name in ("PySide6-Essentials", "shiboken6"):
         dist = md.distribution(name)
-        assert not [f for f in dist.files or [] if tpn.LICENCE_FILE.search(str(f))], f"{name} now ships a licence"
         entry = tpn.entry_for(dist)
         assert entry.licence.startswith("LGPL-3.0")
         joined = "\n".join(t for _, t in entry.texts)
@@ -251,7 +250,7 @@ def fake_venv(folder: Path) -> Path:
 @pytest.mark.skipif(shutil.which("bash") is None or sys.platform == "win32", reason="needs bash")
 @pytest.mark.parametrize("kind", ["space", "long"])
 def test_install_desktop_works_from_a_venv_with_a_space_or_a_long_path(tmp_path, kind):
-    venv = tmp_path / "my venv" if kind == "space" else tmp_path / ("v" * (140 - len(str(tmp_path)))) / "venv"
+    venv = tmp_path / "my venv" if kind == "space" else tmp_path / ("v" * max(1, 140 - len(str(tmp_path)))) / "venv"
     exe = fake_venv(venv)
     first = exe.read_text().splitlines()[0]
     assert first == "#!/bin/sh"  # pip's wrapper: the case that used to fail with "Syntax error"
