@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from .. import __version__
 
@@ -70,6 +70,19 @@ THIRD_PARTY: tuple[ThirdParty, ...] = (
     ThirdParty("Pillow", "pillow", "MIT-CMU"),
 )
 """Third-party licences shown in the About dialog (kept in step with docs/PACKAGING.md)."""
+
+
+NOTICE_FILE = "THIRD-PARTY-NOTICES.txt"
+"""The full third-party notice (every bundled distribution with its licence text), written by the build
+(``packaging/third_party_notice.py``) into the application folder's ``_internal/``."""
+
+
+def third_party_notice_path() -> Path | None:
+    """The shipped third-party notice, or ``None`` outside an application folder (a Python install has each
+    package's licence in its ``*.dist-info`` folder)."""
+    base = getattr(sys, "_MEIPASS", None)
+    path = Path(base) / NOTICE_FILE if base else None
+    return path if path is not None and path.is_file() else None
 
 
 def package_version(dist: str | None) -> str:
@@ -338,6 +351,14 @@ class AboutDialog(QtWidgets.QDialog):
         self.licences.resizeColumnsToContents()
         self.licences.horizontalHeader().setStretchLastSection(True)
         lay.addWidget(self.licences, 1)
+        self.notice_path = third_party_notice_path()
+        self.notice_button = QtWidgets.QPushButton("Third-party notice (full licence texts)…")
+        self.notice_button.setEnabled(self.notice_path is not None)
+        self.notice_button.setToolTip(str(self.notice_path) if self.notice_path else
+                                      f"{NOTICE_FILE} ships with the application folder; in a Python install each "
+                                      "package's licence is in its *.dist-info folder")
+        self.notice_button.clicked.connect(self.show_notice)
+        lay.addWidget(self.notice_button, 0, QtCore.Qt.AlignmentFlag.AlignLeft)
         buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         buttons.accepted.connect(self.accept)
@@ -354,6 +375,27 @@ class AboutDialog(QtWidgets.QDialog):
             BundleInfo("invalid", bundle_path or Path("?"), f"the model bundle cannot be read: {msg}")))
         self._worker = worker
         self._pool.start(worker)
+
+    def show_notice(self) -> QtWidgets.QDialog | None:
+        """Show the shipped third-party notice in a read-only text window (returned, for tests)."""
+        if self.notice_path is None:
+            return None
+        dlg = QtWidgets.QDialog(self)
+        dlg.setWindowTitle("Third-party notice")
+        dlg.resize(820, 640)
+        view = QtWidgets.QPlainTextEdit(dlg)
+        view.setObjectName("notice_text")
+        view.setReadOnly(True)
+        view.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.NoWrap)
+        view.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont))
+        view.setPlainText(self.notice_path.read_text(encoding="utf-8", errors="replace"))
+        box = QtWidgets.QVBoxLayout(dlg)
+        box.addWidget(view)
+        close = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(dlg.reject)
+        box.addWidget(close)
+        dlg.show()
+        return dlg
 
     def show_bundle(self, info: BundleInfo) -> None:
         """Fill in the bundle section (called from the worker's result)."""
