@@ -124,6 +124,6 @@ def run_gui(path: str | Path | None = None, *, demo: bool = False, screenshot: s
     if os.environ.get("LLM_VIEWER_REPORT_STARTUP"):  # start-up time measured by packaging/build_app.py
         QtCore.QTimer.singleShot(0, lambda: print(f"llm-viewer: window shown at {time.time():.3f}", flush=True))
     if target is not None:
-        QtCore.QTimer.singleShot(0, lambda: win.open_path(target, analyze=analyze))
+        QtCore.QTimer.singleShot(0, lambda: win.open_path(target, analyze=analyze, accept_model=demo))
     code = app.exec()
     return int(status["code"] or code)
