@@ -2,7 +2,8 @@
 
 Mouse: wheel zooms, left-drag pans (or moves a landmark when it starts on one), right-drag changes
 window (horizontal) and level (vertical), a left click places the selected missing landmark.
-Keys: arrows nudge the selected landmark (Shift ×10), Tab / Shift+Tab select the next / previous one.
+Keys: arrows nudge the selected landmark (Shift ×10), Tab / Shift+Tab select the next / previous one (the
+main window handles these keys wherever the focus is in the window, except in a text field).
 """
 
 from __future__ import annotations
