@@ -18,6 +18,7 @@ from .document import Document
 from .loader import LoadedCase, open_case
 from .panel import MeasurementsPanel
 from .review import ReviewMixin
+from .startpage import StartPage
 from .state import is_store_case, refresh_store_manifest
 from .undo import PointEdit, ProposalDecision, RestoreVersion
 from .widgets import DisplayControls, LandmarkList, MessageBar, OverlayToggles, shortcuts_dialog
@@ -39,6 +40,15 @@ def is_text_entry(widget: QtWidgets.QWidget | None) -> bool:
     if isinstance(widget, (QtWidgets.QTextEdit, QtWidgets.QPlainTextEdit)):
         return not widget.isReadOnly()
     return False
+
+
+def _prepare_demo(work_dir: Path, *, progress=None, cancel=None) -> Path:
+    """Worker body: the demo's working copy (see :func:`llm_viewer.gui.demo.prepare_demo`)."""
+    from .demo import prepare_demo
+
+    if progress is not None:
+        progress(0.1, "preparing the demo")
+    return prepare_demo(work_dir)
 
 
 def default_app_data_dir() -> Path:
@@ -126,7 +136,11 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addWidget(self.banner)
-        lay.addWidget(self.canvas, 1)
+        self.start_page = StartPage()
+        self.stack = QtWidgets.QStackedWidget()
+        self.stack.addWidget(self.start_page)
+        self.stack.addWidget(self.canvas)
+        lay.addWidget(self.stack, 1)
         self.setCentralWidget(central)
         self.panel = MeasurementsPanel(self.doc)
         self.landmark_list = LandmarkList(self.doc)
@@ -253,6 +267,10 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         for ov in self.canvas.overlays.values():
             ov.sigSelected.connect(self.select_landmark)
             ov.sigMoveFinished.connect(self.commit_move)
+        self.start_page.openRequested.connect(self._ask_open)
+        self.start_page.openFolderRequested.connect(self._ask_open_folder)
+        self.start_page.demoRequested.connect(lambda: self.open_demo())
+        self.start_page.recentChosen.connect(lambda p: self.open_path(p))
         self.canvas.sigNudge.connect(self.nudge_selected)
         self.canvas.sigCycle.connect(self.cycle_landmark)
         self.canvas.vb.sigImageClicked.connect(self._on_image_clicked)
@@ -330,6 +348,15 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         else:
             self.show_message("info", f"{folder}: no radiographs or case files found")
 
+    def open_demo(self) -> Worker:
+        """Copy (or make) the bundled demo in a worker, then open it and run the model (Try the demo)."""
+        worker = Worker(_prepare_demo, self.app_data_dir)
+        worker.signals.result.connect(lambda p: self.open_path(p, analyze=True, accept_model=True))
+        worker.signals.error.connect(lambda msg: self.show_message("error", f"The demo cannot be opened: {msg}"))
+        worker.signals.progress.connect(self._progress)
+        self.status_label.setText("preparing the demo…")
+        return self.pool.start(worker)
+
     def open_path(self, path: str | Path, *, analyze: bool | None = None, accept_model: bool = False) -> Worker | None:
         """Open an image, a case file or a folder; loading runs in a worker thread.
 
@@ -372,6 +399,7 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
             self.show_message("warning", " ".join(self._pending_startup))
             self._pending_startup = []
         self.selected = None
+        self.stack.setCurrentWidget(self.canvas)
         self.doc.set_case(lc.image, lc.case, lc.location.path, image_path=lc.image_path,
                           fallback=lc.location.fallback, presets=lc.presets)
         self.canvas.show_image(lc.image.pixels, lc.case.pixel_spacing_mm, lc.image.window.center,
@@ -487,7 +515,8 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         key = ev.key()
         if key not in CANVAS_KEYS and key not in (QtCore.Qt.Key.Key_Tab, QtCore.Qt.Key.Key_Backtab):
             return False
-        if obj.window() is not self or is_text_entry(obj) or QtWidgets.QApplication.activePopupWidget() is not None:
+        if not self.doc.is_open or obj.window() is not self or is_text_entry(obj) or (
+                QtWidgets.QApplication.activePopupWidget() is not None):
             return False
         mods = ev.modifiers() & ~QtCore.Qt.KeyboardModifier.KeypadModifier
         if mods & ~QtCore.Qt.KeyboardModifier.ShiftModifier:  # Ctrl/Alt+arrow: leave to the widget
@@ -635,6 +664,7 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         for p in recent:
             self.recent_menu.addAction(p, lambda p=p: self.open_path(p))
         self.recent_menu.setEnabled(bool(recent))
+        self.start_page.set_recent([str(p) for p in recent])
 
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt API
         self.refresh_manifest()
