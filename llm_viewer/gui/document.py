@@ -207,6 +207,11 @@ class Document(QtCore.QObject):
     def reset_landmark(self, side: str, landmark: str) -> bool:
         """Put a point back to the model's prediction; False when it has none."""
         assert self.case is not None
+        original = self.case.provenance(side, landmark).get("original")
+        current = self.case.landmark(side, landmark)
+        if original is not None and current is not None and [current.x, current.y] == list(original) and (
+                not self.is_manual(side, landmark)):
+            return False  # already the prediction: nothing to reset, nothing to withdraw
         before = self.case.review
         ok = self.case.reset_landmark(side, landmark, by=self.actor)
         if ok:

@@ -508,6 +508,17 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         j = (i + step) % len(LANDMARK_ORDER) if i >= 0 else (0 if step > 0 else len(LANDMARK_ORDER) - 1)
         self.select_landmark(*LANDMARK_ORDER[j], reveal=True)
 
+    def _owns(self, widget: QtWidgets.QWidget) -> bool:
+        """``widget`` is part of this window (docked or floating panels included, dialogs excluded)."""
+        w: QtWidgets.QWidget | None = widget
+        while w is not None:
+            if w is self:
+                return True
+            if isinstance(w, QtWidgets.QDialog):
+                return False
+            w = w.parentWidget()
+        return False
+
     def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:  # noqa: N802 - Qt API
         """Arrows and Tab act on the canvas wherever the focus is in this window, except in a text field."""
         if ev.type() != QtCore.QEvent.Type.KeyPress or not isinstance(obj, QtWidgets.QWidget):
@@ -515,7 +526,7 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         key = ev.key()
         if key not in CANVAS_KEYS and key not in (QtCore.Qt.Key.Key_Tab, QtCore.Qt.Key.Key_Backtab):
             return False
-        if not self.doc.is_open or obj.window() is not self or is_text_entry(obj) or (
+        if not self.doc.is_open or not self._owns(obj) or is_text_entry(obj) or (
                 QtWidgets.QApplication.activePopupWidget() is not None):
             return False
         mods = ev.modifiers() & ~QtCore.Qt.KeyboardModifier.KeypadModifier

@@ -96,6 +96,7 @@ class LandmarkList(QtWidgets.QTreeWidget):
         self.itemSelectionChanged.connect(self._on_selection)
         doc.loaded.connect(self.refresh)
         doc.caseChanged.connect(self.refresh)
+        doc.proposalsChanged.connect(self.refresh)
         self._blocking = False
 
     def refresh(self) -> None:
@@ -107,7 +108,13 @@ class LandmarkList(QtWidgets.QTreeWidget):
             p = self.doc.point(side, lm)
             prov = self.doc.provenance(side, lm)
             src = "missing" if p is None else str(prov.get("source") or "?").replace("_", " ")
-            it.setText(1, src)
+            prop = self.doc.proposal(side, lm)
+            if prop is not None:
+                it.setText(1, f"{src} · model proposes a change")
+                it.setToolTip(1, "A: accept the model's position, D: reject it")
+            else:
+                it.setText(1, src)
+                it.setToolTip(1, "")
             unc = prov.get("uncertainty_px") if p is not None else None
             it.setText(2, f"{unc:.1f}" if isinstance(unc, (int, float)) else "")
             color = {"missing": "#ff6060", "manual": "#ffb020"}.get(src)

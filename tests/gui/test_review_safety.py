@@ -68,6 +68,7 @@ def test_ctrl_r_on_an_approved_store_case_keeps_ground_truth_and_approval_until_
     assert len(win.doc.proposals) == 18
     assert len(win.canvas.proposals.shown("right")) == 9 and win.canvas.proposals.markers["left"].isVisible()
     assert "proposes new positions for 18" in win.banner.text
+    assert "model proposes" in win.landmark_list._items[("right", "knee_center")].text(1)
     # accept one proposal with the keyboard: it moves, the approval is withdrawn and the window says so
     win.select_landmark("right", "knee_center")
     qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_A)
@@ -132,7 +133,7 @@ def _approve_after(win, qtbot, change):
     return win.banner.text
 
 
-CHANGES = ["drag", "reset", "undo", "redo", "calibration", "reanalysis"]
+CHANGES = ["drag", "nudge", "reset", "undo", "redo", "calibration", "reanalysis"]
 
 
 @pytest.mark.parametrize("change", CHANGES)
@@ -151,6 +152,7 @@ def test_any_change_to_an_approved_case_withdraws_the_approval_and_says_so(qtbot
     actions = {
         "drag": lambda: drag(win, "left", "femoral_head", *(c + 3 for c in win.doc.point("left", "femoral_head")
                                                                              .as_list())),
+        "nudge": lambda: qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_Left),
         "reset": lambda: qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_Backspace),
         "undo": lambda: qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_Z, CTRL),
         "redo": lambda: qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_Z, CTRL | SHIFT),
@@ -168,6 +170,19 @@ def test_any_change_to_an_approved_case_withdraws_the_approval_and_says_so(qtbot
     from llm_viewer.report.model import build_case_report
 
     assert build_case_report(win.doc.case_path).review["status"] != "approved"
+
+
+def test_nothing_changed_keeps_the_approval(qtbot, make_window, case_image):
+    win = make_window()
+    open_and_wait(qtbot, win, case_image)
+    win.approve("Dr. A")
+    win.select_landmark("right", "knee_center")
+    qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_Backspace)  # already at the prediction: nothing to reset
+    k = win.doc.point("right", "knee_center")
+    win.commit_move("right", "knee_center", k.x, k.y)  # a click without a move
+    win.doc.set_calibration(win.doc.pixel_spacing_mm, win.doc.case.spacing_source)  # the same calibration
+    assert win.doc.case.status == "approved" and "withdrawn" not in win.banner.text
+    assert win.undo_stack.count() == 0
 
 
 def test_a_stale_approval_on_disk_is_named_and_blocks_the_report(qtbot, make_window, case_image, tmp_path):
