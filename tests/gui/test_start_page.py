@@ -44,6 +44,15 @@ def test_try_the_demo_from_the_start_page(qtbot, make_window, monkeypatch, case_
     assert win.doc.image_path == case_image and win.stack.currentWidget() is win.canvas
 
 
+def test_an_empty_worklist_says_how_to_fill_it(qtbot, make_window, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    win = make_window()
+    win.open_folder(empty)
+    assert win.worklist_dock.isVisible() and "Open folder" in win.worklist.counts.text()
+    assert "training-set store" in win.worklist.counts.text()
+
+
 def test_missing_qt_libraries_are_named_with_their_packages():
     from llm_viewer.gui.about import QT_XCB_LIBRARIES, qt_library_problem
 
