@@ -306,6 +306,32 @@ class Store:
             _unlock(fd)
             os.close(fd)
 
+    def refresh_case(self, case_id: str, *, by: str | None = None) -> StoreEntry | None:
+        """Record an in-place edit of a case file (a review in the viewer): a new manifest line for ``case_id``
+        with the case file's current sha256 (the last line wins). Nothing is written when the hash has not
+        changed; returns the new entry, or ``None``.
+
+        Raises
+        ------
+        StoreError
+            No such case in the store, or its case file is missing.
+        """
+        entry = self._latest().get(case_id)
+        if entry is None:
+            raise StoreError(f"{self.root}: no case {case_id!r}")
+        path = self.case_path(entry)
+        if not path.is_file():
+            raise StoreError(f"{self.root}: case file {entry.case} is missing")
+        sha = sha256_file(path)
+        if sha == entry.case_sha256:
+            return None
+        extra = dict(entry.extra, edited_at=utc_now(), edited_by=by)
+        new = StoreEntry(id=entry.id, split=entry.split, source=entry.source, image=entry.image,
+                         image_sha256=entry.image_sha256, case=entry.case, case_sha256=sha, masks=entry.masks,
+                         created=entry.created, sides=entry.sides, extra=extra)
+        self._append(new.as_dict())
+        return new
+
     # ------------------------------------------------------------------ reading
     def _records(self) -> Iterator[tuple[int, dict[str, Any] | None]]:
         path = self.root / MANIFEST
@@ -429,6 +455,22 @@ class Store:
             except OSError:
                 pass
         return removed
+
+
+def store_case_of(case_path: str | os.PathLike[str]) -> tuple[Store, str] | None:
+    """``(store, case_id)`` when ``case_path`` is a store's ``cases/<id>.case.json`` listed in its manifest."""
+    p = Path(case_path).resolve()
+    if p.parent.name != "cases" or not p.name.endswith(CASE_SUFFIX) or not (p.parent.parent / STORE_JSON).is_file():
+        return None
+    try:
+        store = Store.open(p.parent.parent)
+    except StoreError:
+        return None
+    case_id = p.name[: -len(CASE_SUFFIX)]
+    entry = store._latest().get(case_id)
+    if entry is None or (store.root / entry.case).resolve() != p:
+        return None
+    return store, case_id
 
 
 def _entry(rec: Mapping[str, Any]) -> StoreEntry:

@@ -15,6 +15,7 @@ GPU is detected from the NVIDIA driver until torch is loaded by the first analys
 from __future__ import annotations
 
 import ctypes
+import os
 import platform
 import sys
 import tempfile
@@ -96,6 +97,61 @@ def package_version(dist: str | None) -> str:
 
 
 # ====================================================================== accelerator
+QT_XCB_LIBRARIES: tuple[tuple[str, str], ...] = (
+    ("libxcb-cursor.so.0", "libxcb-cursor0"),
+    ("libxcb-icccm.so.4", "libxcb-icccm4"),
+    ("libxcb-keysyms.so.1", "libxcb-keysyms1"),
+    ("libxcb-image.so.0", "libxcb-image0"),
+    ("libxcb-render-util.so.0", "libxcb-render-util0"),
+    ("libxcb-randr.so.0", "libxcb-randr0"),
+    ("libxcb-shape.so.0", "libxcb-shape0"),
+    ("libxcb-xkb.so.1", "libxcb-xkb1"),
+    ("libxkbcommon-x11.so.0", "libxkbcommon-x11-0"),
+    ("libX11-xcb.so.1", "libx11-xcb1"),
+    ("libEGL.so.1", "libegl1"),
+    ("libGL.so.1", "libgl1"),
+    ("libfontconfig.so.1", "libfontconfig1"),
+    ("libdbus-1.so.3", "libdbus-1-3"),
+)
+"""Shared libraries Qt's X11 (xcb) platform plugin loads, with the Debian/Ubuntu package of each (the list
+in the README and the ones ``.ci/run`` installs). Qt's own error names ``libxcb-cursor0`` whatever is missing."""
+
+
+def missing_qt_libraries(load: Callable[[str], Any] = ctypes.CDLL) -> list[tuple[str, str]]:
+    """``(library, package)`` for each library of :data:`QT_XCB_LIBRARIES` that cannot be loaded."""
+    missing = []
+    for lib, pkg in QT_XCB_LIBRARIES:
+        try:
+            load(lib)
+        except OSError:
+            missing.append((lib, pkg))
+    return missing
+
+
+def qt_library_problem(env: dict[str, str] | None = None, platform_name: str | None = None,
+                       load: Callable[[str], Any] = ctypes.CDLL) -> str | None:
+    """Before the first window on Linux/X11: a message naming the missing libraries, or ``None``.
+
+    Only checked when Qt would use its xcb plugin (``QT_QPA_PLATFORM`` unset or ``xcb``, not a Wayland
+    session); offscreen and other platforms need none of these.
+    """
+    env = dict(os.environ if env is None else env)
+    if (platform_name or sys.platform) != "linux":
+        return None
+    qpa = env.get("QT_QPA_PLATFORM", "")
+    if qpa and not qpa.startswith("xcb"):
+        return None
+    if not qpa and (env.get("WAYLAND_DISPLAY") or env.get("XDG_SESSION_TYPE") == "wayland"):
+        return None
+    missing = missing_qt_libraries(load)
+    if not missing:
+        return None
+    libs = ", ".join(lib for lib, _ in missing)
+    pkgs = " ".join(pkg for _, pkg in missing)
+    return (f"Qt cannot open a window: missing system libraries {libs}. Install them (Debian/Ubuntu: "
+            f"sudo apt-get install {pkgs}), or run headless with QT_QPA_PLATFORM=offscreen.")
+
+
 @dataclass(frozen=True)
 class Accelerator:
     """Where the model will run: ``kind`` is ``"CUDA"``, ``"MPS"`` or ``"CPU"``; ``detail`` says why."""

@@ -77,10 +77,17 @@ def run_gui(path: str | Path | None = None, *, demo: bool = False, screenshot: s
     Returns
     -------
     int
-        Exit status: 0, or 1 when a screenshot was requested and opening failed.
+        Exit status: 0, 1 when a screenshot was requested and opening failed, 2 when Qt's X11 libraries are
+        missing (the message names them and their packages).
     """
+    from .about import qt_library_problem
     from .demo import prepare_demo
 
+    if QtWidgets.QApplication.instance() is None:
+        problem = qt_library_problem()
+        if problem:  # Qt would abort with a message naming the wrong library
+            print(f"llm-viewer gui: error: {problem}", file=sys.stderr)
+            return 2
     app = application(sys.argv[:1])
     win = MainWindow(engine_factory=engine_factory, settings=settings, app_data_dir=app_data_dir,
                      image_loader=image_loader)
@@ -124,6 +131,6 @@ def run_gui(path: str | Path | None = None, *, demo: bool = False, screenshot: s
     if os.environ.get("LLM_VIEWER_REPORT_STARTUP"):  # start-up time measured by packaging/build_app.py
         QtCore.QTimer.singleShot(0, lambda: print(f"llm-viewer: window shown at {time.time():.3f}", flush=True))
     if target is not None:
-        QtCore.QTimer.singleShot(0, lambda: win.open_path(target, analyze=analyze))
+        QtCore.QTimer.singleShot(0, lambda: win.open_path(target, analyze=analyze, accept_model=demo))
     code = app.exec()
     return int(status["code"] or code)

@@ -2,7 +2,8 @@
 
 Mouse: wheel zooms, left-drag pans (or moves a landmark when it starts on one), right-drag changes
 window (horizontal) and level (vertical), a left click places the selected missing landmark.
-Keys: arrows nudge the selected landmark (Shift ×10), Tab / Shift+Tab select the next / previous one.
+Keys: arrows nudge the selected landmark (Shift ×10), Tab / Shift+Tab select the next / previous one (the
+main window handles these keys wherever the focus is in the window, except in a text field).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..core.landmarks import REGION_LANDMARKS, SIDES
 from .document import Document
 from .overlays import LegOverlay
+from .proposals import ProposalLayer
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
@@ -73,6 +75,7 @@ class Canvas(pg.GraphicsView):
         self.image_item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.vb.addItem(self.image_item)
         self.overlays = {side: LegOverlay(doc, side, self.vb) for side in SIDES}
+        self.proposals = ProposalLayer(doc, self.vb)
         self.center = 0.5
         self.width = 1.0
         self.inverted = False
@@ -128,6 +131,20 @@ class Canvas(pg.GraphicsView):
             return
         h, w = self._shape
         self.vb.setRange(QtCore.QRectF(-0.5, -0.5, w, h), padding=0.01)
+
+    def is_visible(self, x: float, y: float, margin: float = 0.03) -> bool:
+        """Whether image point ``(x, y)`` is on screen (at least ``margin`` of the view inside its edge)."""
+        r = self.vb.viewRect()
+        mx, my = r.width() * margin, r.height() * margin
+        return r.left() + mx <= x <= r.right() - mx and r.top() + my <= y <= r.bottom() - my
+
+    def ensure_visible(self, x: float, y: float) -> bool:
+        """Pan (keeping the zoom) so that ``(x, y)`` is in the centre when it is off screen; True if it panned."""
+        if self._shape is None or self.is_visible(x, y):
+            return False
+        r = self.vb.viewRect()
+        self.vb.setRange(QtCore.QRectF(x - r.width() / 2, y - r.height() / 2, r.width(), r.height()), padding=0.0)
+        return True
 
     def zoom(self, factor: float) -> None:
         self.vb.scaleBy((1.0 / factor, 1.0 / factor))

@@ -8,6 +8,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..core.history import stale_approval
 from ..core.landmarks import LANDMARK_IDS, LANDMARK_LABELS, SIDES
 from .about import AboutDialog, detect_accelerator, startup_environment
 from .analysis import AnalysisOutcome, EngineFactory, EngineProvider, run_analysis
@@ -17,13 +18,37 @@ from .document import Document
 from .loader import LoadedCase, open_case
 from .panel import MeasurementsPanel
 from .review import ReviewMixin
-from .undo import PointEdit
+from .startpage import StartPage
+from .state import is_store_case, refresh_store_manifest
+from .undo import PointEdit, ProposalDecision, RestoreVersion
 from .widgets import DisplayControls, LandmarkList, MessageBar, OverlayToggles, shortcuts_dialog
 from .worker import Worker, WorkerPool
 from .worklist import WorklistWidget, is_queue_file, scan_folder
 
 MAX_RECENT = 10
 LANDMARK_ORDER = [(s, lm) for s in SIDES for lm in LANDMARK_IDS]
+CANVAS_KEYS = {QtCore.Qt.Key.Key_Left: (-1, 0), QtCore.Qt.Key.Key_Right: (1, 0),
+               QtCore.Qt.Key.Key_Up: (0, -1), QtCore.Qt.Key.Key_Down: (0, 1)}
+MANIFEST_DELAY_MS = 1500
+"""A store's manifest is brought up to date this long after the last autosave of one of its cases."""
+
+
+def is_text_entry(widget: QtWidgets.QWidget | None) -> bool:
+    """Whether keys typed into ``widget`` are text (a line edit or text box, but not a spin box's field)."""
+    if isinstance(widget, QtWidgets.QLineEdit):
+        return not widget.isReadOnly() and not isinstance(widget.parent(), QtWidgets.QAbstractSpinBox)
+    if isinstance(widget, (QtWidgets.QTextEdit, QtWidgets.QPlainTextEdit)):
+        return not widget.isReadOnly()
+    return False
+
+
+def _prepare_demo(work_dir: Path, *, progress=None, cancel=None) -> Path:
+    """Worker body: the demo's working copy (see :func:`llm_viewer.gui.demo.prepare_demo`)."""
+    from .demo import prepare_demo
+
+    if progress is not None:
+        progress(0.1, "preparing the demo")
+    return prepare_demo(work_dir)
 
 
 def default_app_data_dir() -> Path:
@@ -57,6 +82,7 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
     loadFailed = QtCore.Signal(str)
     exported = QtCore.Signal(object)
     reportWritten = QtCore.Signal(str)
+    manifestUpdated = QtCore.Signal(str)
 
     def __init__(self, *, engine_factory: EngineFactory | None = None, settings: QtCore.QSettings | None = None,
                  app_data_dir: str | Path | None = None, image_loader: Callable[[Path], Any] | None = None) -> None:
@@ -77,6 +103,11 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self._load_token = 0
         self._loading = False
         self._calibration: CalibrationTool | None = None
+        self._manifest_timer = QtCore.QTimer(self)
+        self._manifest_timer.setSingleShot(True)
+        self._manifest_timer.setInterval(MANIFEST_DELAY_MS)
+        self._manifest_timer.timeout.connect(self.refresh_manifest)
+        self._manifest_pending: Path | None = None
         self.setWindowTitle("llm-viewer")
         self._build_ui()
         self._build_actions()
@@ -93,6 +124,8 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
             self.set_inverted(True)
         if self.startup_warnings:
             self.show_message("warning", " ".join(self.startup_warnings))
+        # Canvas keys (arrows nudge, Tab cycles) wherever the focus is in this window, except in a text field.
+        QtWidgets.QApplication.instance().installEventFilter(self)
 
     # ================================================================== construction
     def _build_ui(self) -> None:
@@ -103,7 +136,11 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(0)
         lay.addWidget(self.banner)
-        lay.addWidget(self.canvas, 1)
+        self.start_page = StartPage()
+        self.stack = QtWidgets.QStackedWidget()
+        self.stack.addWidget(self.start_page)
+        self.stack.addWidget(self.canvas)
+        lay.addWidget(self.stack, 1)
         self.setCentralWidget(central)
         self.panel = MeasurementsPanel(self.doc)
         self.landmark_list = LandmarkList(self.doc)
@@ -180,6 +217,8 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         m.addSeparator()
         self._action(m, "Reset selected point to prediction", self.reset_selected, QtGui.QKeySequence("Backspace"))
         self._action(m, "Next landmark", lambda: self.cycle_landmark(1))
+        m.addSeparator()
+        self._action(m, "Restore an earlier version…", lambda: self.restore_version())
         m = mb.addMenu("&View")
         self._action(m, "Fit to window", self.canvas.fit, QtGui.QKeySequence("F"))
         keys = iter("123456")
@@ -195,6 +234,17 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         m = mb.addMenu("&Analysis")
         self.act_analyze = self._action(m, "Run model", lambda: self.start_analysis(), QtGui.QKeySequence("Ctrl+R"))
         self._action(m, "Cancel", self.cancel_running, QtGui.QKeySequence("Esc"))
+        m.addSeparator()
+        self.act_accept = self._action(m, "Accept the model's proposal for the selected point",
+                                       lambda: self.decide_proposals(accept=True), QtGui.QKeySequence("A"))
+        self.act_accept_all = self._action(m, "Accept all of the model's proposals",
+                                           lambda: self.decide_proposals(accept=True, every=True),
+                                           QtGui.QKeySequence("Shift+A"))
+        self.act_reject = self._action(m, "Reject the model's proposal for the selected point",
+                                       lambda: self.decide_proposals(accept=False), QtGui.QKeySequence("D"))
+        self.act_reject_all = self._action(m, "Reject all of the model's proposals",
+                                           lambda: self.decide_proposals(accept=False, every=True),
+                                           QtGui.QKeySequence("Shift+D"))
         m = mb.addMenu("&Tools")
         self._action(m, "Calibrate with a ruler (line of known length)…", lambda: self.start_calibration("ruler"))
         self._action(m, "Calibrate with a ball (known diameter)…", lambda: self.start_calibration("ball"))
@@ -217,11 +267,15 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         for ov in self.canvas.overlays.values():
             ov.sigSelected.connect(self.select_landmark)
             ov.sigMoveFinished.connect(self.commit_move)
+        self.start_page.openRequested.connect(self._ask_open)
+        self.start_page.openFolderRequested.connect(self._ask_open_folder)
+        self.start_page.demoRequested.connect(lambda: self.open_demo())
+        self.start_page.recentChosen.connect(lambda p: self.open_path(p))
         self.canvas.sigNudge.connect(self.nudge_selected)
         self.canvas.sigCycle.connect(self.cycle_landmark)
         self.canvas.vb.sigImageClicked.connect(self._on_image_clicked)
         self.canvas.sigWindowChanged.connect(self.display.show_window)
-        self.landmark_list.landmarkSelected.connect(self.select_landmark)
+        self.landmark_list.landmarkSelected.connect(lambda s, lm: self.select_landmark(s, lm, reveal=True))
         self.toggles.toggled.connect(lambda s, k, on: self.canvas.overlays[s].set_visible(k, on))
         self.display.presetChosen.connect(self._apply_preset)
         self.display.windowEdited.connect(self.canvas.set_window)
@@ -231,6 +285,8 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self.doc.saved.connect(lambda p: self.save_label.setText(f"saved ✓ {Path(p).name}"))
         self.doc.saveFailed.connect(lambda msg: self.show_message("error", msg))
         self.doc.caseChanged.connect(self._update_title)
+        self.doc.approvalCleared.connect(lambda msg: self.show_message("warning", msg))
+        self.doc.saved.connect(self._schedule_manifest)
 
     # ================================================================== messages / status
     def show_message(self, level: str, text: str) -> None:
@@ -292,10 +348,21 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         else:
             self.show_message("info", f"{folder}: no radiographs or case files found")
 
-    def open_path(self, path: str | Path, *, analyze: bool | None = None) -> Worker | None:
+    def open_demo(self) -> Worker:
+        """Copy (or make) the bundled demo in a worker, then open it and run the model (Try the demo)."""
+        worker = Worker(_prepare_demo, self.app_data_dir)
+        worker.signals.result.connect(lambda p: self.open_path(p, analyze=True, accept_model=True))
+        worker.signals.error.connect(lambda msg: self.show_message("error", f"The demo cannot be opened: {msg}"))
+        worker.signals.progress.connect(self._progress)
+        self.status_label.setText("preparing the demo…")
+        return self.pool.start(worker)
+
+    def open_path(self, path: str | Path, *, analyze: bool | None = None, accept_model: bool = False) -> Worker | None:
         """Open an image, a case file or a folder; loading runs in a worker thread.
 
         ``analyze``: run the model after loading (``None``: only when the case has no landmarks yet).
+        ``accept_model``: the caller's explicit choice (the demo) that the model's landmarks replace the
+        case's reviewed ones; done as one undoable step (Ctrl+Z shows the case's own points again).
         """
         p = Path(path)
         if p.is_dir() or is_queue_file(p):  # a folder, a store or an active-learning relabel queue
@@ -305,9 +372,10 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         token = self._load_token
         self._loading = True
         self.undo_stack.clear()
+        self.refresh_manifest()  # the case being left: its store's manifest now, not later
         worker = Worker(open_case, p, self.app_data_dir, image_loader=self.image_loader)
         worker.signals.progress.connect(self._progress)
-        worker.signals.result.connect(lambda lc: self._on_loaded(lc, analyze, token))
+        worker.signals.result.connect(lambda lc: self._on_loaded(lc, analyze, token, accept_model))
         worker.signals.error.connect(lambda msg: self._on_load_error(msg, p, token))
         self._busy(True, cancellable=False)
         self.status_label.setText(f"opening {p.name}…")
@@ -321,7 +389,7 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self.show_message("error", f"Could not open {path.name}: {message}")
         self.loadFailed.emit(message)
 
-    def _on_loaded(self, lc: LoadedCase, analyze: bool | None, token: int) -> None:
+    def _on_loaded(self, lc: LoadedCase, analyze: bool | None, token: int, accept_model: bool = False) -> None:
         if token != self._load_token:
             return
         self._loading = False
@@ -331,6 +399,7 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
             self.show_message("warning", " ".join(self._pending_startup))
             self._pending_startup = []
         self.selected = None
+        self.stack.setCurrentWidget(self.canvas)
         self.doc.set_case(lc.image, lc.case, lc.location.path, image_path=lc.image_path,
                           fallback=lc.location.fallback, presets=lc.presets)
         self.canvas.show_image(lc.image.pixels, lc.case.pixel_spacing_mm, lc.image.window.center,
@@ -339,6 +408,9 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self.display.presets.clear()
         self.display.presets.addItems([pr.name for pr in lc.presets])
         self.display.show_window(lc.image.window.center, lc.image.window.width)
+        stale = stale_approval(lc.case)
+        if stale:
+            lc.warnings.append(f"{stale}: approve again before exporting a report")
         if lc.warnings:
             self.show_message("warning", "; ".join(lc.warnings))
         self._add_recent(str(lc.image_path))
@@ -349,27 +421,31 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
                                   f"case {lc.location.path.name}")
         has_points = any(lc.case.landmarks(s) for s in lc.case.sides)
         if analyze or (analyze is None and not has_points):
-            self.start_analysis()
+            self.start_analysis(accept_model=accept_model)
         else:
             self.ready.emit()
 
     # ================================================================== analysis
-    def start_analysis(self) -> Worker | None:
-        """Run the model on the open image in a worker; the window stays responsive."""
+    def start_analysis(self, *, accept_model: bool = False) -> Worker | None:
+        """Run the model on the open image in a worker; the window stays responsive.
+
+        Reviewed points are never replaced by themselves: the model's positions for them become proposals
+        (``accept_model=True`` accepts them all at once, as one undo step).
+        """
         if not self.doc.is_open or self.analysis_worker is not None:
             return None
         worker = Worker(run_analysis, self.engines, self.doc.image.pixels)
         self.analysis_worker = worker
         case_path = self.doc.case_path
         worker.signals.progress.connect(self._progress)
-        worker.signals.result.connect(lambda out: self._on_analysis(out, case_path))
+        worker.signals.result.connect(lambda out: self._on_analysis(out, case_path, accept_model))
         worker.signals.error.connect(lambda msg: self.show_message("error", f"Analysis failed: {msg}"))
         worker.signals.cancelled.connect(lambda: self.show_message("info", "Analysis cancelled"))
         worker.signals.finished.connect(self._on_analysis_finished)
         self._busy(True)
         return self.pool.start(worker)
 
-    def _on_analysis(self, outcome: AnalysisOutcome, case_path: Path | None) -> None:
+    def _on_analysis(self, outcome: AnalysisOutcome, case_path: Path | None, accept_model: bool = False) -> None:
         if case_path != self.doc.case_path:  # another case was opened meanwhile
             return
         if outcome.no_model:
@@ -377,13 +453,27 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
                                          "by hand: select one in the Landmarks list, then click on the image.")
             return
         warnings = self.doc.apply_analysis(outcome.result)
-        self.undo_stack.clear()
+        if self.doc.last_analysis.get("placed"):  # model points replaced: earlier steps no longer apply
+            self.undo_stack.clear()
         r = outcome.result
         msg = f"model {getattr(r, 'model_id', '?')} on {getattr(r, 'device', '?')}"
         self.device_label.setText(str(getattr(r, "device", "?")).split(":")[0].upper())
         if warnings:
             self.show_message("warning", "Analysis: " + "; ".join(warnings))
-        self.status_label.setText(f"analysis finished ({msg})")
+        n = len(self.doc.proposals)
+        if n and accept_model:
+            kept = self.doc.case.status
+            self.decide_proposals(accept=True, every=True)
+            self.show_message("info", f"Showing the model's landmarks ({msg}); the case's own {kept} points "
+                                      "(the ground truth of the demo) are one Ctrl+Z away.")
+        elif n:
+            kept = "approved points" if self.doc.case.status == "approved" else "reviewed points"
+            self.show_message("info", f"The model proposes new positions for {n} {kept} (hollow circles); nothing "
+                                      "was changed. A / D: accept / reject the selected point's proposal, "
+                                      "Shift+A / Shift+D: all of them (undoable). The approval stays until you "
+                                      "accept a change.")
+        todo = n and not accept_model
+        self.status_label.setText(f"analysis finished ({msg})" + (f", {n} proposal(s) to review" if todo else ""))
 
     def _on_analysis_finished(self) -> None:
         self.analysis_worker = None
@@ -398,19 +488,58 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
             self._calibration.cancel()
 
     # ================================================================== editing
-    def select_landmark(self, side: str, lm: str) -> None:
+    def select_landmark(self, side: str, lm: str, *, reveal: bool = False) -> None:
+        """Select a landmark; ``reveal`` (keyboard selection) pans the view to it when it is off screen."""
         self.selected = (side, lm)
         for s, ov in self.canvas.overlays.items():
             ov.set_selected(lm if s == side else None)
         self.landmark_list.select(side, lm)
-        missing = self.doc.point(side, lm) is None
-        hint = " (missing: click on the image to place it)" if missing else ""
+        p = self.doc.point(side, lm)
+        if reveal and p is not None:
+            self.canvas.ensure_visible(p.x, p.y)
+        hint = " (missing: click on the image to place it)" if p is None else ""
+        prop = self.doc.proposal(side, lm)
+        if prop is not None:
+            hint += " (the model proposes another position: A accept, D reject)"
         self.status_label.setText(f"selected: {LANDMARK_LABELS[lm]}, {side} leg{hint}")
 
     def cycle_landmark(self, step: int) -> None:
         i = LANDMARK_ORDER.index(self.selected) if self.selected in LANDMARK_ORDER else -1
         j = (i + step) % len(LANDMARK_ORDER) if i >= 0 else (0 if step > 0 else len(LANDMARK_ORDER) - 1)
-        self.select_landmark(*LANDMARK_ORDER[j])
+        self.select_landmark(*LANDMARK_ORDER[j], reveal=True)
+
+    def _owns(self, widget: QtWidgets.QWidget) -> bool:
+        """``widget`` is part of this window (docked or floating panels included, dialogs excluded)."""
+        w: QtWidgets.QWidget | None = widget
+        while w is not None:
+            if w is self:
+                return True
+            if isinstance(w, QtWidgets.QDialog):
+                return False
+            w = w.parentWidget()
+        return False
+
+    def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:  # noqa: N802 - Qt API
+        """Arrows and Tab act on the canvas wherever the focus is in this window, except in a text field."""
+        if ev.type() != QtCore.QEvent.Type.KeyPress or not isinstance(obj, QtWidgets.QWidget):
+            return False
+        key = ev.key()
+        if key not in CANVAS_KEYS and key not in (QtCore.Qt.Key.Key_Tab, QtCore.Qt.Key.Key_Backtab):
+            return False
+        if not self.doc.is_open or not self._owns(obj) or is_text_entry(obj) or (
+                QtWidgets.QApplication.activePopupWidget() is not None):
+            return False
+        mods = ev.modifiers() & ~QtCore.Qt.KeyboardModifier.KeypadModifier
+        if mods & ~QtCore.Qt.KeyboardModifier.ShiftModifier:  # Ctrl/Alt+arrow: leave to the widget
+            return False
+        shift = bool(mods & QtCore.Qt.KeyboardModifier.ShiftModifier)
+        if key in CANVAS_KEYS:
+            dx, dy = CANVAS_KEYS[key]
+            k = 10.0 if shift else 1.0
+            self.nudge_selected(dx * k, dy * k)
+        else:
+            self.cycle_landmark(-1 if (shift or key == QtCore.Qt.Key.Key_Backtab) else 1)
+        return True
 
     def commit_move(self, side: str, lm: str, x: float, y: float) -> None:
         """End of a drag: one undo step; the case is changed and autosaved."""
@@ -429,9 +558,71 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         p = self.doc.point(side, lm)
         if p is None:
             return
+        if not self.canvas.overlays[side].visible["landmarks"]:
+            self.status_label.setText("landmarks of this leg are hidden (Overlays tab): show them to nudge")
+            return
+        if self.canvas.ensure_visible(p.x, p.y):  # never move a point nobody can see: show it first
+            self.status_label.setText(f"{LANDMARK_LABELS[lm]} ({side}) was off screen: shown, press again to nudge")
+            return
         xy = (p.x + dx, p.y + dy)
         self.undo_stack.push(PointEdit(self.doc, side, lm, lambda: self.doc.move_landmark(side, lm, xy), "Nudge",
                                        mergeable=True))
+
+    def decide_proposals(self, *, accept: bool, every: bool = False) -> bool:
+        """Accept or reject the model's proposal for the selected point (``every``: all of them); one undo step."""
+        if not self.doc.is_open:
+            return False
+        keys = sorted(self.doc.proposals) if every else ([self.selected] if self.selected else [])
+        keys = [k for k in keys if self.doc.proposal(*k) is not None]
+        if not keys:
+            self.status_label.setText("no proposal of the model " + ("to decide on" if every else "for this point"))
+            return False
+        self.undo_stack.push(ProposalDecision(self.doc, keys, accept=accept))
+        left = len(self.doc.proposals)
+        verb = "accepted" if accept else "rejected"
+        self.status_label.setText(f"{len(keys)} proposal(s) {verb}" + (f", {left} left" if left else ""))
+        return True
+
+    def restore_version(self, index: int | None = None) -> bool:
+        """Put the points back as they were before ``history[index]`` (asks which when not given); undoable."""
+        from ..core.history import versions
+
+        if not self.doc.is_open:
+            return False
+        choices = versions(self.doc.case)
+        if index is None:
+            if not choices:
+                self.status_label.setText("no earlier version: nothing was changed yet")
+                return False
+            label, ok = QtWidgets.QInputDialog.getItem(self, "Restore an earlier version", "The case as it was:",
+                                                       [c[1] for c in choices], 0, False)
+            if not ok:
+                return False
+            index = next(i for i, text in choices if text == label)
+        label = next((text for i, text in choices if i == index), f"version before entry {index}")
+        cmd = RestoreVersion(self.doc, index, label)
+        if not cmd.changes:
+            self.status_label.setText("that version has the same points as now")
+            return False
+        self.undo_stack.push(cmd)
+        self.status_label.setText(f"restored the points {label}")
+        return True
+
+    def _schedule_manifest(self, path: str) -> None:
+        if is_store_case(Path(path)):
+            self._manifest_pending = Path(path)
+            self._manifest_timer.start()
+
+    def refresh_manifest(self) -> Worker | None:
+        """Record the in-place edit of a store's case in the store's manifest (in a worker thread)."""
+        self._manifest_timer.stop()
+        path, self._manifest_pending = self._manifest_pending, None
+        if path is None:
+            return None
+        worker = Worker(refresh_store_manifest, path, self.doc.actor)
+        worker.signals.error.connect(lambda msg: self.show_message("warning", f"Store manifest not updated: {msg}"))
+        worker.signals.result.connect(lambda _e: self.manifestUpdated.emit(str(path)))
+        return self.pool.start(worker)
 
     def reset_selected(self) -> None:
         if self.selected is None or not self.doc.is_open:
@@ -484,8 +675,11 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         for p in recent:
             self.recent_menu.addAction(p, lambda p=p: self.open_path(p))
         self.recent_menu.setEnabled(bool(recent))
+        self.start_page.set_recent([str(p) for p in recent])
 
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:  # noqa: N802 - Qt API
+        self.refresh_manifest()
+        QtWidgets.QApplication.instance().removeEventFilter(self)
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.sync()

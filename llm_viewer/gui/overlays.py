@@ -135,6 +135,7 @@ class LegOverlay(QtCore.QObject):
                                hoverPen=pg.mkPen(SELECTED_COLOR, width=3), brush=(0, 0, 0, 0),
                                hoverBrush=(255, 255, 255, 40))
             t.setZValue(20)
+            t.setVisible(False)  # drawn once the case has this point (no stray marker at 0, 0)
             t.setLabel(LANDMARK_ABBREVIATIONS[lm], {"color": self.color, "offset": (10, -10),
                                                     "anchor": (0, 1), "fill": (0, 0, 0, 120)})
             vb.addItem(t)

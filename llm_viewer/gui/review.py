@@ -7,6 +7,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
+from ..core.history import stale_approval
 from .calibration import CalibrationTool
 from .worker import Worker
 
@@ -92,6 +93,11 @@ class ReviewMixin:
     def export_report(self, out_path: str | Path | None = None) -> Worker | None:
         """Write the case's PDF report (the same renderer as ``llm-viewer report``) in a worker thread."""
         if not self.doc.is_open or self.doc.case_path is None:
+            return None
+        stale = stale_approval(self.doc.case)
+        if stale:  # a report must never show an approval for values nobody approved
+            self.show_message("error", f"Report not written: {stale}. Approve the case again (Ctrl+Return) or "
+                                       "change it, then export.")
             return None
         if out_path is None:
             start = Path(str(self.settings.value("report/dir", "") or self.doc.case_path.parent))

@@ -154,6 +154,27 @@ def case_path_for_image(image_path: str | os.PathLike[str], app_data_dir: str | 
     return CaseLocation(fallback, True)
 
 
+def is_store_case(case_path: str | os.PathLike[str]) -> bool:
+    """Cheap test (no manifest read): ``case_path`` looks like a training-set store's ``cases/<id>.case.json``."""
+    p = Path(case_path)
+    return p.parent.name == "cases" and p.name.endswith(CASE_SUFFIX) and (p.parent.parent / "store.json").is_file()
+
+
+def refresh_store_manifest(case_path: str | os.PathLike[str], by: str | None, *, progress=None,
+                           cancel=None) -> str | None:
+    """Worker body: record an in-place edit of a store's case in its manifest (new ``case_sha256``).
+
+    Returns the case id when a manifest line was appended, else ``None`` (not a store case, or unchanged).
+    """
+    from ..core.store import store_case_of
+
+    found = store_case_of(case_path)
+    if found is None:
+        return None
+    store, case_id = found
+    return case_id if store.refresh_case(case_id, by=by) is not None else None
+
+
 @dataclass(frozen=True)
 class DisplayPreset:
     """A named display window (centre and width, in the image's pixel values)."""

@@ -15,8 +15,11 @@ SHORTCUTS: list[tuple[str, str]] = [
     ("Esc", "Cancel the analysis / stop placing a point"),
     ("Drag a landmark", "Move it (lines and numbers follow live)"),
     ("Click a landmark", "Select it"),
-    ("Arrow keys", "Nudge the selected landmark 1 pixel (Shift: 10 pixels)"),
-    ("Tab / Shift+Tab", "Select the next / previous landmark"),
+    ("Arrow keys", "Nudge the selected landmark 1 pixel (Shift: 10 pixels); anywhere but a text field; "
+                   "an off-screen point is first shown, not moved; one undo step per burst (< 0.8 s apart)"),
+    ("Tab / Shift+Tab", "Select the next / previous landmark (the view pans to it)"),
+    ("A / Shift+A", "Accept the model's proposal for the selected point / all proposals (undoable)"),
+    ("D / Shift+D", "Reject the model's proposal for the selected point / all proposals"),
     ("Click on the image", "Place the selected landmark when it is missing"),
     ("Backspace", "Reset the selected landmark to the model's prediction"),
     ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo (one step per finished drag)"),
@@ -26,7 +29,7 @@ SHORTCUTS: list[tuple[str, str]] = [
     ("1 / 2 / 3", "Zoom to the right hip / knee / ankle"),
     ("4 / 5 / 6", "Zoom to the left hip / knee / ankle"),
     ("I", "Invert the display"),
-    ("Ctrl+Return", "Approve the case"),
+    ("Ctrl+Return", "Approve the case (any later change withdraws the approval)"),
     ("Ctrl+P", "Export the PDF report of the case"),
     ("Page Down / Page Up", "Next / previous case in the worklist"),
     ("Ctrl+E", "Export the case to the training set"),
@@ -93,6 +96,7 @@ class LandmarkList(QtWidgets.QTreeWidget):
         self.itemSelectionChanged.connect(self._on_selection)
         doc.loaded.connect(self.refresh)
         doc.caseChanged.connect(self.refresh)
+        doc.proposalsChanged.connect(self.refresh)
         self._blocking = False
 
     def refresh(self) -> None:
@@ -104,7 +108,13 @@ class LandmarkList(QtWidgets.QTreeWidget):
             p = self.doc.point(side, lm)
             prov = self.doc.provenance(side, lm)
             src = "missing" if p is None else str(prov.get("source") or "?").replace("_", " ")
-            it.setText(1, src)
+            prop = self.doc.proposal(side, lm)
+            if prop is not None:
+                it.setText(1, f"{src} · model proposes a change")
+                it.setToolTip(1, "A: accept the model's position, D: reject it")
+            else:
+                it.setText(1, src)
+                it.setToolTip(1, "")
             unc = prov.get("uncertainty_px") if p is not None else None
             it.setText(2, f"{unc:.1f}" if isinstance(unc, (int, float)) else "")
             color = {"missing": "#ff6060", "manual": "#ffb020"}.get(src)

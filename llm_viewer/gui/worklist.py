@@ -15,6 +15,11 @@ from ..core.casefile import CASE_SUFFIX, REVIEW_STATUSES, CaseFileError, read_js
 from ..core.imageio_types import IMAGE_SUFFIXES
 from .state import case_path_for_image
 
+EMPTY_HINT = ("No cases here. Open a folder of radiographs (DICOM, PNG, JPEG, TIFF) or case files, a training-set "
+              "store (llm-viewer synth writes one) or a relabel queue from llm-viewer rank: File → Open folder "
+              "(Ctrl+Shift+O).")
+"""What an empty worklist says."""
+
 STATUS_COLORS = {"new": "#9a9a9a", "predicted": "#35c8ff", "corrected": "#ffb020", "approved": "#50d050",
                  "error": "#ff5050"}
 
@@ -222,7 +227,8 @@ class WorklistWidget(QtWidgets.QWidget):
             if current and str(e.path) == current:
                 self.list.setCurrentItem(it)
         counts = {s: sum(1 for e in self.entries if e.status == s) for s in REVIEW_STATUSES}
-        self.counts.setText(" · ".join(f"{n} {s}" for s, n in counts.items()) if self.entries else "no cases")
+        self.counts.setWordWrap(True)
+        self.counts.setText(" · ".join(f"{n} {s}" for s, n in counts.items()) if self.entries else EMPTY_HINT)
 
     def current_path(self) -> str | None:
         it = self.list.currentItem()

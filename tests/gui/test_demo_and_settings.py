@@ -26,15 +26,18 @@ def test_demo_opens_runs_the_model_and_draws_18_landmarks(qtbot, make_window, tm
     truth = load_case(img.with_name("demo.case.json"))
     engine = FakeEngine({s: {lm: (p.x + 1.0, p.y) for lm, p in truth.landmarks(s).items()} for s in truth.sides})
     win = make_window(engine, loader=None)
-    open_and_wait(qtbot, win, img, analyze=True)  # ready is emitted when the analysis worker has finished
+    # ready is emitted when the analysis worker has finished; the demo (gui --demo) accepts the model's points
+    open_and_wait(qtbot, win, img, analyze=True, accept_model=True)
     assert engine.calls == 1
     assert sum(len(ov.drawn_landmarks()) for ov in win.canvas.overlays.values()) == 18
-    assert win.doc.case.status == "predicted"
+    assert win.doc.case.status == "predicted" and "ground truth of the demo" in win.banner.text
     assert win.doc.pixel_spacing_mm is not None and not win.panel.warning.isVisible()
     k = win.doc.point("right", "knee_center")
     assert k.x == truth.landmark("right", "knee_center").x + 1.0
     # the repository's demo stays untouched: the case is autosaved in the working copy
     assert str(tmp_path / "work") in str(win.doc.case_path)
+    win.undo_stack.undo()  # one step back: the demo's ground truth
+    assert win.doc.point("right", "knee_center") == truth.landmark("right", "knee_center")
 
 
 def test_real_mouse_drag_moves_a_landmark(qtbot, make_window, case_image):
