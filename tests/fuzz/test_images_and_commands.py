@@ -157,6 +157,25 @@ def test_analyze_keeps_a_finished_analysis_when_the_output_cannot_be_written(tmp
 
 
 # ------------------------------------------------------------------------------------------------ viewer
+def _run_gui(path: Path, tmp_path: Path) -> int:
+    """``run_gui --screenshot`` in-process with isolated settings; the window's close must not leave a quit
+    pending for the next test's event loops."""
+    from PySide6 import QtCore, QtWidgets
+
+    from llm_viewer.gui.app import run_gui
+
+    app = QtWidgets.QApplication.instance()
+    keep = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(False)
+    try:
+        settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+        return run_gui(path, screenshot=tmp_path / "shot.png", analyze=False, app_data_dir=tmp_path / "appdata",
+                       settings=settings)
+    finally:
+        QtWidgets.QApplication.processEvents()
+        app.setQuitOnLastWindowClosed(keep)
+
+
 def test_worker_prints_no_traceback_for_ordinary_errors(qtbot, capfd):
     from llm_viewer.gui.worker import Worker
 
@@ -172,11 +191,9 @@ def test_worker_prints_no_traceback_for_ordinary_errors(qtbot, capfd):
 
 @pytest.mark.parametrize("content", [b"", b"%PDF-1.4\n", b"\0" * 128 + b"DICM\x02\x00"])
 def test_gui_screenshot_of_a_bad_file_exits_1_with_one_line(qtbot, tmp_path, capfd, content):
-    from llm_viewer.gui.app import run_gui
-
     bad = tmp_path / "bad.png"
     bad.write_bytes(content)
-    code = run_gui(bad, screenshot=tmp_path / "shot.png", analyze=False, app_data_dir=tmp_path / "appdata")
+    code = _run_gui(bad, tmp_path)
     err = capfd.readouterr().err
     assert code == 1
     lines = [ln for ln in err.splitlines() if "llm-viewer gui: error:" in ln]
@@ -185,15 +202,13 @@ def test_gui_screenshot_of_a_bad_file_exits_1_with_one_line(qtbot, tmp_path, cap
 
 
 def test_gui_screenshot_of_a_case_with_bad_provenance_fails_cleanly(qtbot, tmp_path, capfd):
-    from llm_viewer.gui.app import run_gui
-
     doc = json.loads((REPO / "resources" / "examples" / "example_case.json").read_text())
     doc["legs"]["right"]["provenance"] = "oops"
     _png(tmp_path / "img.png", np.zeros((900, 320), np.uint8))
     doc["image"] = {"path": "img.png"}
     case = tmp_path / "img.case.json"
     case.write_text(json.dumps(doc))
-    code = run_gui(case, screenshot=tmp_path / "shot.png", analyze=False, app_data_dir=tmp_path / "appdata")
+    code = _run_gui(case, tmp_path)
     err = capfd.readouterr().err
     assert code == 1 and "provenance" in err and "Traceback" not in err, err
 
