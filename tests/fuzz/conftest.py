@@ -112,6 +112,15 @@ def png_bomb(width: int, height: int) -> bytes:
             + png_chunk(b"IEND", b""))
 
 
+def png_bomb_valid(width: int, height: int) -> bytes:
+    """A complete, decodable all-black PNG of ``width × height`` (a few hundred kB for 20000², 400 MB decoded)."""
+    z = zlib.compressobj(9)
+    row = b"\0" * (width + 1)  # filter byte + pixels
+    body = b"".join(z.compress(row) for _ in range(height)) + z.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", body) + png_chunk(b"IEND", b"")
+
+
 def jpeg_bomb(width: int, height: int) -> bytes:
     app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\0\1\1\0\0\1\0\1\0\0"
     sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"

@@ -15,7 +15,16 @@ import pytest
 
 from llm_viewer.core.imageio import ImageLoadError, load_image, raster_size
 
-from .conftest import assert_clear_error, dicom_bomb, jpeg_bomb, png_bomb, run_cli, strict_loads, tiff_bomb
+from .conftest import (
+    assert_clear_error,
+    dicom_bomb,
+    jpeg_bomb,
+    png_bomb,
+    png_bomb_valid,
+    run_cli,
+    strict_loads,
+    tiff_bomb,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,6 +45,7 @@ def _bad_images(d: Path) -> dict[str, tuple[Path, str]]:
         "png-bomb-32000": (d / "bomb32k.png", png_bomb(32000, 32000), "megapixels"),
         "png-bomb-20000": (d / "bomb20k.png", png_bomb(20000, 20000), "megapixels"),
         "png-bomb-wide": (d / "wide.png", png_bomb(2_000_000, 100), "megapixels"),
+        "png-bomb-valid-20000": (d / "valid20k.png", png_bomb_valid(20000, 20000), "megapixels"),
         "jpeg-bomb": (d / "bomb.jpg", jpeg_bomb(60000, 60000), "megapixels"),
         "tiff-bomb": (d / "bomb.tif", tiff_bomb(30000, 30000), "megapixels"),
         "empty": (d / "empty.png", b"", "empty"),
