@@ -21,6 +21,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,17 +84,21 @@ def read_store(path: str | os.PathLike[str], splits: tuple[str, ...] | None = No
     for e in store.entries():
         if splits is not None and e.split not in splits:
             continue
-        case = store.load_case(e)
-        lms: dict[str, dict[str, tuple[float, float]]] = {}
-        for side in case.sides:
-            pts = case.landmarks(side)
-            if len(pts) == 9:
-                lms[side] = {k: (float(p.x), float(p.y)) for k, p in pts.items()}
-        rois = {}
-        for r in case.rois:
-            x0, y0, x1, y1 = (float(v) for v in r["box_px"])
-            if x1 > x0 and y1 > y0:
-                rois[(r["side"], r["region"])] = Box(x0, y0, x1, y1)
+        try:  # one corrupt case file skips that case (named on stderr), never the whole run
+            case = store.load_case(e)
+            lms: dict[str, dict[str, tuple[float, float]]] = {}
+            for side in case.sides:
+                pts = case.landmarks(side)
+                if len(pts) == 9:
+                    lms[side] = {k: (float(p.x), float(p.y)) for k, p in pts.items()}
+            rois = {}
+            for r in case.rois:
+                x0, y0, x1, y1 = (float(v) for v in r["box_px"])
+                if x1 > x0 and y1 > y0:
+                    rois[(r["side"], r["region"])] = Box(x0, y0, x1, y1)
+        except (ValueError, KeyError, TypeError) as exc:
+            print(f"warning: store {path}: skipped case {e.id}: {exc}", file=sys.stderr)
+            continue
         masks = {name.split("_", 1)[1]: store.mask_path(e, name) for name in e.masks if name.startswith("diaphysis_")}
         if not lms:
             continue

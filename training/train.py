@@ -87,23 +87,43 @@ def lr_at(stage: StageConfig, epoch: int, base_lr: float) -> float:
     return base_lr
 
 
+class WeightsError(ValueError):
+    """A weights file or bundle given on the command line cannot be loaded safely; one line says why."""
+
+
+def _first_line(exc: BaseException) -> str:
+    import pickle
+    import re
+
+    if isinstance(exc, pickle.UnpicklingError):
+        return ("it is a pickle holding more than tensors, refused because loading it could run code; "
+                "save the weights with safetensors instead")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+
+
 def load_backbone(model: torch.nn.Module, path: str) -> int:
     """Copy a torchvision VGG-BN ``features`` state dict into every encoder of ``model``; returns tensors copied.
 
     A grey (1-channel) first convolution receives the sum of the RGB filters; layers whose shapes differ
     (the SGR regressor's first convolution over image + maps) keep their initialisation.
     """
-    if path.endswith(".safetensors"):
-        from safetensors.torch import load_file
+    try:
+        if path.endswith(".safetensors"):
+            from safetensors.torch import load_file
 
-        raw = load_file(path)
-    else:
-        raw = torch.load(path, map_location="cpu", weights_only=True)
-        if isinstance(raw, dict) and "state_dict" in raw:
-            raw = raw["state_dict"]
-    feats = {k[len("features."):]: v for k, v in raw.items() if k.startswith("features.")}
+            raw = load_file(path)
+        else:  # weights_only: a pickle with code in it is refused, never run
+            raw = torch.load(path, map_location="cpu", weights_only=True)
+            if isinstance(raw, dict) and "state_dict" in raw:
+                raw = raw["state_dict"]
+    except Exception as exc:  # noqa: BLE001 - pickles, truncated or foreign files: one line, no traceback
+        raise WeightsError(f"--backbone-weights {path}: cannot be loaded: {_first_line(exc)}") from None
+    if not isinstance(raw, dict):
+        raise WeightsError(f"--backbone-weights {path}: expected a state dict, got {type(raw).__name__}")
+    feats = {k[len("features."):]: v for k, v in raw.items() if isinstance(k, str) and k.startswith("features.")}
     if not feats:
-        raise ValueError(f"{path}: no 'features.*' tensors; expected a torchvision vgg11_bn/vgg16_bn state dict")
+        raise WeightsError(f"{path}: no 'features.*' tensors; expected a torchvision vgg11_bn/vgg16_bn state dict")
     copied = 0
     for mod in model.modules():
         enc = getattr(mod, "encoder", None)
@@ -241,7 +261,20 @@ def train_part(args, preset: TrainPreset, part: str, cache: Path, out: Path, inf
 
 
 def init_weights(bundle_dir: str, part: str) -> dict[str, torch.Tensor] | None:
-    """A part's weights in an existing bundle (``None`` when it has no such model)."""
+    """A part's weights in an existing bundle (``None`` when it has no such model).
+
+    Raises
+    ------
+    WeightsError
+        The bundle or its file cannot be loaded (not a bundle, changed or pickled file, ...).
+    """
+    try:
+        return _init_weights(bundle_dir, part)
+    except Exception as exc:  # noqa: BLE001 - BundleError, SafetensorError, OSError, bad JSON: one line
+        raise WeightsError(f"--init-from {bundle_dir}: {part}: {_first_line(exc)}") from None
+
+
+def _init_weights(bundle_dir: str, part: str) -> dict[str, torch.Tensor] | None:
     from safetensors.torch import load_file
 
     from llm_viewer.pipeline.bundle import load_bundle
@@ -351,9 +384,12 @@ def main(args: argparse.Namespace) -> int:
     if args.init_from:
         named = ([f"refine_{r}" for r in preset.refine] if args.parts == "all"
                  else [p.strip() for p in args.parts.split(",")]) if args.refine_from_preset else []
-        preset = preset_from_bundle(preset, args.init_from,
-                                    keep_preset_refine=tuple(p[len("refine_"):] for p in named
-                                                             if p.startswith("refine_")))
+        try:
+            preset = preset_from_bundle(preset, args.init_from,
+                                        keep_preset_refine=tuple(p[len("refine_"):] for p in named
+                                                                 if p.startswith("refine_")))
+        except Exception as exc:  # noqa: BLE001 - not a bundle, pickled or changed files: one line
+            raise SystemExit(f"error: --init-from {args.init_from}: {_first_line(exc)}") from None
     if args.no_refine:
         preset = dataclasses.replace(preset, refine={})
     parts = preset.parts() if args.parts == "all" else tuple(p.strip() for p in args.parts.split(",") if p.strip())
@@ -384,12 +420,17 @@ def main(args: argparse.Namespace) -> int:
     for part in parts:
         try:
             train_part(args, preset, part, cache, out, info, device, log)
+        except WeightsError as exc:
+            raise SystemExit(f"error: {exc}") from None
         except (DataError, FileNotFoundError) as exc:
             if not args.init_from:
                 raise SystemExit(f"error: {part}: {exc}") from None
             log(f"{part}: no training data ({exc}); keeping the weights of {args.init_from}")
     if info.is_main:
-        write_bundle(preset, out, store_fingerprint(cases), log, init_from=args.init_from, cache=cache)
+        try:
+            write_bundle(preset, out, store_fingerprint(cases), log, init_from=args.init_from, cache=cache)
+        except WeightsError as exc:
+            raise SystemExit(f"error: {exc}") from None
     barrier(info)
     cleanup(info)
     return 0

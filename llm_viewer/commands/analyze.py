@@ -149,13 +149,38 @@ def _csv_fields() -> list[str]:
     return fields + ["flagged", "missing_regions", "errors"]
 
 
-def _write(target: str, text: str) -> None:
+def strict(obj, where: str = "", replaced: list[str] | None = None):
+    """``obj`` with every non-finite float replaced by ``None`` (strict JSON); ``replaced`` collects the paths."""
+    import math
+
+    if isinstance(obj, float) and not math.isfinite(obj):
+        if replaced is not None:
+            replaced.append(where or "value")
+        return None
+    if isinstance(obj, dict):
+        return {k: strict(v, f"{where}.{k}" if where else str(k), replaced) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict(v, f"{where}[{i}]", replaced) for i, v in enumerate(obj)]
+    return obj
+
+
+def _write(target: str, text: str) -> bool:
+    """Write ``text`` to ``target`` (``-``: stdout). When the file cannot be written, the finished analysis
+    goes to stdout instead and the reason to stderr, so nothing computed is lost; returns False then."""
     if target == "-":
         sys.stdout.write(text)
-        return
+        return True
     from ..core.atomic import atomic_write_text
 
-    atomic_write_text(target, text)
+    try:
+        atomic_write_text(target, text)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        print(f"llm-viewer analyze: error: cannot write {target} ({reason}); the analysis follows on stdout "
+              "instead", file=sys.stderr)
+        sys.stdout.write(text)
+        return False
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
@@ -201,24 +226,34 @@ def run(args: argparse.Namespace) -> int:
             continue
         doc = result_document(str(f), image, result)
         doc["timings_s"] = {"load": load_s, **doc["timings_s"]}
+        replaced: list[str] = []
+        doc = strict(doc, "", replaced)
+        if replaced:
+            doc["warnings"].append(f"non-finite values replaced by null: {', '.join(replaced[:5])}")
         docs.append(doc)
-        for w in result.warnings:
+        for w in doc["warnings"]:
             print(f"llm-viewer analyze: {f}: warning: {w}", file=sys.stderr)
+        for leg in doc["legs"].values():
+            for e in leg["errors"]:
+                print(f"llm-viewer analyze: {f}: warning: {e}", file=sys.stderr)
 
+    written = True
     if args.csv:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=_csv_fields(), lineterminator="\n")
         writer.writeheader()
         for doc in docs:
             writer.writerows(csv_rows(doc))
-        _write(args.csv, buf.getvalue())
+        written = _write(args.csv, buf.getvalue())
     elif args.json:
-        _write(args.json, json.dumps(docs, indent=2) + "\n")
+        written = _write(args.json, json.dumps(docs, indent=2, allow_nan=False) + "\n")
     elif len(files) == 1 and docs:
-        sys.stdout.write(json.dumps(docs[0], indent=2) + "\n")
+        sys.stdout.write(json.dumps(docs[0], indent=2, allow_nan=False) + "\n")
     else:
         for doc in docs:  # several images and no output file: one JSON document per line
-            sys.stdout.write(json.dumps(doc) + "\n")
+            sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
     if not docs:
         raise CommandError(f"none of the {len(files)} image(s) could be analysed")
+    if not written:
+        return 2
     return 1 if failed or errors else 0

@@ -47,6 +47,10 @@ def run(args: argparse.Namespace) -> int:
     if args.screenshot and not args.screenshot.lower().endswith(".png"):
         raise CommandError(f"--screenshot {args.screenshot}: the file name must end in .png")
     size = _parse_size(args.size)
+    if getattr(args, "debug", False):  # background jobs print their tracebacks only then
+        import os
+
+        os.environ["LLM_VIEWER_DEBUG"] = "1"
     try:
         from ..gui.app import run_gui
         from ..gui.demo import DemoError

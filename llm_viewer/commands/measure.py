@@ -24,13 +24,14 @@ def _read(path: str) -> dict:
     from ..core.casefile import CaseFileError, read_json_document
 
     if path == "-":
+        from ..core.schema import MAX_JSON_BYTES, DocumentError, parse_json_bytes
+
+        stream = getattr(sys.stdin, "buffer", None)
+        data = stream.read(MAX_JSON_BYTES + 1) if stream is not None else sys.stdin.read(MAX_JSON_BYTES + 1).encode()
         try:
-            obj = json.loads(sys.stdin.read())
-        except json.JSONDecodeError as exc:
-            raise CommandError(f"stdin: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-        if not isinstance(obj, dict):
-            raise CommandError("stdin: expected a JSON object")
-        return obj
+            return parse_json_bytes(data, "stdin")
+        except DocumentError as exc:
+            raise CommandError(str(exc)) from None
     try:
         return read_json_document(path)
     except CaseFileError as exc:
@@ -97,5 +98,5 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "table":
         print(format_table(result))
     else:
-        print(json.dumps(result, indent=1))
+        print(json.dumps(result, indent=1, allow_nan=False))
     return 0

@@ -20,6 +20,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--paper", choices=("a4", "letter"), default="a4")
     p.add_argument("--institution", default="", help="institution name printed in the header")
     p.add_argument("--logo", default=None, help="institution logo (PNG/JPEG) for the header")
+    p.add_argument("--allow-missing-image", action="store_true",
+                   help="exit 0 even when a case's image is missing, changed (sha256) or unreadable; the "
+                   "report then says 'Image not shown' (without this flag such a report exits 1)")
     p.set_defaults(func=run)
 
 
@@ -46,19 +49,31 @@ def run(args: argparse.Namespace) -> int:
     if args.logo and not Path(args.logo).is_file():
         raise CommandError(f"logo not found: {args.logo}")
     opts = ReportOptions(paper=args.paper, institution=args.institution, logo_path=args.logo)
-    failures = 0
+    failures = image_missing = 0
     for case_path in cases:
         try:
             report = build_case_report(case_path)
             target = out / (report.case_id + ".pdf") if several else out
+            before = len(report.warnings)
             render_case_pdf(report, target, opts)
         except (CaseFileError, ReportError) as exc:
             print(f"llm-viewer report: skipped {case_path}: {exc}", file=sys.stderr)
             failures += 1
             continue
+        except OSError as exc:
+            print(f"llm-viewer report: skipped {case_path}: cannot write the report: {exc.strerror or exc}",
+                  file=sys.stderr)
+            failures += 1
+            continue
         for w in report.warnings:
             print(f"llm-viewer report: {case_path}: warning: {w}", file=sys.stderr)
+        unreadable = [w for w in report.warnings[before:] if w.startswith("cannot load")]
+        if (report.image_problem or unreadable or report.image_path is None) and not args.allow_missing_image:
+            print(f"llm-viewer report: {case_path}: the report was written without its image "
+                  f"({report.image_problem or 'the image cannot be read'}); pass --allow-missing-image to accept "
+                  "that", file=sys.stderr)
+            image_missing += 1
         print(str(target))
     if failures == len(cases):
         raise CommandError("no report written")
-    return 1 if failures else 0
+    return 1 if failures or image_missing else 0

@@ -107,6 +107,19 @@ def run(args: argparse.Namespace) -> int:
         store = Store.create(args.out, exist_ok=True)
     except StoreError as exc:
         raise CommandError(str(exc)) from None
+    from llm_viewer.core.store import StoreBusyError
+
+    try:  # one writer per store: a second run refuses at once instead of appending the same ids
+        with store.writing(timeout_s=0):
+            return _generate(args, store, config, build_case_document, fixed_timestamp)
+    except StoreBusyError as exc:
+        raise CommandError(str(exc)) from None
+    except StoreError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _generate(args: argparse.Namespace, store: Any, config: Any, build_case_document: Any,
+              fixed_timestamp: Any) -> int:
     from llm_viewer.synth.generator import case_id_for
 
     from llm_viewer.core.store import split_for_id

@@ -25,7 +25,6 @@ from __future__ import annotations
 import copy
 import datetime as _dt
 import hashlib
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,11 +34,17 @@ from typing import Any
 from .atomic import atomic_write_json
 from .landmarks import LANDMARK_IDS, SIDES, LandmarkError, Point, parse_leg_landmarks, parse_point
 from .metrics import validate_spacing
+from .schema import (  # the schema owns the format constants; re-exported here
+    CASE_FORMAT,
+    CASE_VERSION,
+    LANDMARK_SOURCES,
+    MAX_JSON_BYTES,
+    REVIEW_STATUSES,
+    DocumentError,
+    parse_json_bytes,
+    validate_landmark_document,
+)
 
-CASE_FORMAT = "llm-viewer-case"
-CASE_VERSION = 1
-REVIEW_STATUSES: tuple[str, ...] = ("new", "predicted", "corrected", "approved")
-LANDMARK_SOURCES: tuple[str, ...] = ("model", "manual", "ground_truth", "imported")
 SPACING_SOURCES: tuple[str, ...] = (
     "PixelSpacing",
     "ImagerPixelSpacing",
@@ -380,48 +385,20 @@ class Case:
 
 
 def _validate(raw: dict[str, Any], source: str) -> dict[str, Any]:
-    fmt = raw.get("format")
-    if fmt is not None and fmt != CASE_FORMAT:
-        raise CaseFileError(f"{source}: not an llm-viewer case file (format {fmt!r})")
-    version = raw.get("format_version", CASE_VERSION)
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise CaseFileError(f"{source}: format_version must be an integer, got {version!r}")
-    if version > CASE_VERSION:
-        raise CaseFileError(
-            f"{source}: written by a newer llm-viewer (case format {version}; this version reads up to "
-            f"{CASE_VERSION}). Update llm-viewer to open it; the file was not changed."
-        )
+    """Schema check (:mod:`llm_viewer.core.schema`, shared with ``measure``), then normalise format keys."""
+    try:
+        validate_landmark_document(raw)
+    except DocumentError as exc:
+        raise CaseFileError(f"{source}: {exc}") from None
     raw["format"] = CASE_FORMAT
     raw["format_version"] = CASE_VERSION
-    try:
-        validate_spacing(raw.get("pixel_spacing_mm"))
-    except ValueError as exc:
-        raise CaseFileError(f"{source}: {exc}") from None
-    legs = raw.get("legs")
-    if legs is None:
+    if raw.get("legs") is None:
         raw["legs"] = {}
-    elif not isinstance(legs, dict):
-        raise CaseFileError(f"{source}: 'legs' must be an object keyed by 'right' / 'left'")
-    else:
-        for side, leg in legs.items():
-            if side not in SIDES:
-                raise CaseFileError(f"{source}: unknown leg {side!r}; expected 'right' or 'left'")
-            if not isinstance(leg, dict):
-                raise CaseFileError(f"{source}: legs.{side} must be an object")
-            try:
-                parse_leg_landmarks(leg.get("landmarks") or {}, side=side, require_all=False)
-            except LandmarkError as exc:
-                raise CaseFileError(f"{source}: {exc}") from None
-    image = raw.get("image")
-    if image is not None and (not isinstance(image, dict) or not isinstance(image.get("path"), str)):
-        raise CaseFileError(f"{source}: 'image' must be an object with a 'path' string")
-    review = raw.get("review")
-    if review is not None:
-        if not isinstance(review, dict) or review.get("status", "new") not in REVIEW_STATUSES:
-            raise CaseFileError(f"{source}: review.status must be one of {', '.join(REVIEW_STATUSES)}")
-    history = raw.get("history")
-    if history is not None and not isinstance(history, list):
-        raise CaseFileError(f"{source}: 'history' must be a list")
+    for side, leg in raw["legs"].items():
+        try:  # the schema checked every point; this also normalises nothing, it only guards the invariant
+            parse_leg_landmarks(leg.get("landmarks") or {}, side=side, require_all=False)
+        except LandmarkError as exc:
+            raise CaseFileError(f"{source}: {exc}") from None
     return raw
 
 
@@ -435,26 +412,18 @@ def read_json_document(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     p = Path(path)
     try:
-        data = p.read_bytes()
+        with open(p, "rb") as fh:  # bounded read: /dev/zero or a huge file never fills memory
+            data = fh.read(MAX_JSON_BYTES + 1)
     except FileNotFoundError:
         raise CaseFileError(f"{p}: no such file") from None
     except IsADirectoryError:
         raise CaseFileError(f"{p}: is a folder, not a case file") from None
     except OSError as exc:
         raise CaseFileError(f"{p}: cannot read ({exc.strerror or exc})") from None
-    if not data.strip():
-        raise CaseFileError(f"{p}: the file is empty")
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise CaseFileError(f"{p}: not a text file (is it an image? case files are JSON)") from None
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CaseFileError(f"{p}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
-    if not isinstance(obj, dict):
-        raise CaseFileError(f"{p}: expected a JSON object at the top level, got {type(obj).__name__}")
-    return obj
+        return parse_json_bytes(data, str(p))
+    except DocumentError as exc:
+        raise CaseFileError(str(exc)) from None
 
 
 def load_case(path: str | os.PathLike[str]) -> Case:

@@ -25,16 +25,20 @@ from .imageio_deid import deidentify_dataset, remap_uid, strip_identity, write_d
 from .imageio_dicom import DicomSpacing, image_from_dataset, load_error, metadata_from_dataset, spacing_from_dataset
 from .imageio_dicom import read_dicom as _read_dicom
 from .imageio_types import (
+    DEFAULT_MAX_IMAGE_PIXELS,
     IMAGE_SUFFIXES,
     SPACING_UNKNOWN,
     DisplayWindow,
     ImageLoadError,
     RadiographImage,
     StudyMetadata,
+    check_image_size,
+    max_image_pixels,
     window_from_percentiles,
 )
 
 __all__ = [
+    "DEFAULT_MAX_IMAGE_PIXELS",
     "IMAGE_SUFFIXES",
     "IMAGE_FORMATS",
     "SPACING_UNKNOWN",
@@ -47,6 +51,8 @@ __all__ = [
     "detect_format",
     "image_from_dataset",
     "load_image",
+    "max_image_pixels",
+    "raster_size",
     "metadata_from_dataset",
     "remap_uid",
     "spacing_from_dataset",
@@ -103,11 +109,68 @@ def _tiff_pages(data: bytes) -> int:
         return 1
 
 
+def raster_size(data: bytes, file_format: str) -> tuple[int, int] | None:
+    """``(width, height)`` a PNG, JPEG or TIFF declares in its header, without decoding; ``None`` if unknown."""
+    if file_format == "png":
+        if len(data) >= 24 and data[12:16] == b"IHDR":
+            return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+        return None
+    if file_format == "jpeg":
+        i = 2
+        while i + 9 <= len(data):
+            if data[i] != 0xFF:
+                i += 1
+                continue
+            marker = data[i + 1]
+            if marker in (0xFF, 0x01) or 0xD0 <= marker <= 0xD8:  # fill byte, TEM, RSTn, SOI: no length
+                i += 1 if marker == 0xFF else 2
+                continue
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
+                return int.from_bytes(data[i + 7:i + 9], "big"), int.from_bytes(data[i + 5:i + 7], "big")
+            if marker == 0xDA:  # start of scan before any frame header
+                return None
+            i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
+        return None
+    return _tiff_size(data)
+
+
+def _tiff_size(data: bytes) -> tuple[int, int] | None:
+    """ImageWidth / ImageLength of a classic or Big TIFF's first IFD."""
+    import struct
+
+    try:
+        bo = "<" if data[:2] == b"II" else ">"
+        big = struct.unpack(bo + "H", data[2:4])[0] == 43
+        if big:
+            off = struct.unpack(bo + "Q", data[8:16])[0]
+            n = struct.unpack(bo + "Q", data[off:off + 8])[0]
+            start, size, vfmt = off + 8, 20, {3: "H", 4: "I", 16: "Q"}
+        else:
+            off = struct.unpack(bo + "I", data[4:8])[0]
+            n = struct.unpack(bo + "H", data[off:off + 2])[0]
+            start, size, vfmt = off + 2, 12, {3: "H", 4: "I"}
+        dims: dict[int, int] = {}
+        for k in range(min(int(n), 4096)):
+            e = data[start + k * size:start + (k + 1) * size]
+            tag, typ = struct.unpack(bo + "HH", e[:4])
+            if tag in (256, 257) and typ in vfmt:
+                value_at = 12 if big else 8
+                dims[tag] = struct.unpack(bo + vfmt[typ], e[value_at:value_at + struct.calcsize(vfmt[typ])])[0]
+        if 256 in dims and 257 in dims:
+            return int(dims[256]), int(dims[257])
+    except (struct.error, IndexError, ValueError):
+        pass
+    return None
+
+
 def _read_raster(path: pathlib.Path, file_format: str) -> RadiographImage:
     """Read a PNG, JPEG or TIFF file with OpenCV (bit depth kept)."""
     import cv2
 
     data = np.fromfile(path, dtype=np.uint8)  # imdecode, unlike imread, copes with any path on any OS
+    size = raster_size(data[:64].tobytes() if file_format == "png" else data.tobytes(), file_format)
+    if size is not None and (problem := check_image_size(*size)):
+        raise load_error(path, problem)
     if file_format == "tiff":
         pages = _tiff_pages(data.tobytes())
         if pages > 1:

@@ -29,6 +29,7 @@ from .imageio_types import (
     ImageLoadError,
     RadiographImage,
     StudyMetadata,
+    check_image_size,
     window_from_percentiles,
 )
 
@@ -286,6 +287,8 @@ def image_from_dataset(ds: Dataset, source_path: pathlib.Path | str | None = Non
     rows, cols = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
     if rows <= 0 or cols <= 0:
         raise load_error(path, f"DICOM image has no pixels (Rows={rows}, Columns={cols})")
+    if problem := check_image_size(cols, rows):  # before any decoding: a compressed bomb never expands
+        raise load_error(path, problem)
     samples = int(ds.get("SamplesPerPixel") or 1)
     if samples not in (1, 3):
         raise load_error(path, f"unsupported Samples per Pixel {samples} (expected 1 or 3)")
@@ -361,6 +364,13 @@ def read_dicom(path: pathlib.Path, force: bool = False) -> RadiographImage:
     ImageLoadError
         For every problem, naming the file.
     """
+    try:
+        head = pydicom.dcmread(path, force=force, stop_before_pixels=True)  # header only: refuse bombs early
+        rows, cols = int(head.get("Rows") or 0), int(head.get("Columns") or 0)
+    except Exception:  # noqa: BLE001 - the full read below reports what is wrong with the file
+        rows = cols = 0
+    if problem := check_image_size(cols, rows):
+        raise load_error(path, problem)
     try:
         ds = pydicom.dcmread(path, force=force)
     except pydicom.errors.InvalidDicomError as exc:

@@ -23,8 +23,44 @@ _PERCENTILE_SAMPLES = 1 << 20
 """About this many pixels are sampled when a display window is estimated from percentiles."""
 
 
+DEFAULT_MAX_IMAGE_PIXELS = 100_000_000
+"""Largest image (width × height) loaded by default: 100 megapixels, about four times a stitched
+full-leg radiograph (3000 × 9000). Larger images are refused from their header, before any decoding,
+so a small file declaring 32000 × 32000 pixels (a decompression bomb) never allocates gigabytes.
+Set the environment variable ``LLM_VIEWER_MAX_IMAGE_PIXELS`` to change it."""
+
+MAX_IMAGE_PIXELS_ENV = "LLM_VIEWER_MAX_IMAGE_PIXELS"
+
+
 class ImageLoadError(ValueError):
     """An image cannot be loaded; the message names the file and the problem."""
+
+
+def max_image_pixels() -> int:
+    """The pixel limit in force: ``$LLM_VIEWER_MAX_IMAGE_PIXELS`` when set to a positive integer, else the default."""
+    import os
+
+    raw = os.environ.get(MAX_IMAGE_PIXELS_ENV, "").strip().replace("_", "")
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if value > 0:
+            return value
+    return DEFAULT_MAX_IMAGE_PIXELS
+
+
+def check_image_size(width: int, height: int) -> str | None:
+    """``None`` when a ``width × height`` image may be decoded, else the reason (one line) it is refused."""
+    limit = max_image_pixels()
+    if width <= 0 or height <= 0:
+        return None
+    if width * height > limit:
+        return (f"image of {width} x {height} pixels ({width * height / 1e6:.0f} megapixels) is larger than the "
+                f"limit of {limit / 1e6:g} megapixels (refused before decoding; set {MAX_IMAGE_PIXELS_ENV} to "
+                "raise it)")
+    return None
 
 
 @dataclass(frozen=True)

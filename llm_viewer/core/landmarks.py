@@ -24,6 +24,14 @@ LANDMARK_IDS: tuple[str, ...] = (
 )
 """The nine landmarks of each leg, in the spec's order (top to bottom)."""
 
+MAX_COORD_PX = 1.0e6
+"""Largest absolute landmark coordinate accepted, in pixels (no radiograph is a million pixels wide): larger
+values (``1e308``) would overflow the geometry into NaN angles."""
+
+MIN_SPACING_MM = 1.0e-4
+MAX_SPACING_MM = 100.0
+"""Accepted pixel spacing range in mm (``0`` or ``null`` mean unknown); radiographs are near 0.1-0.2 mm."""
+
 LANDMARK_LABELS: dict[str, str] = {
     "femoral_head": "Femoral head",
     "diaphysis_center": "Diaphysis centre",
@@ -117,10 +125,14 @@ def parse_point(value: object, *, side: str, landmark: str) -> Point:
         raise LandmarkError(f"{side} leg: landmark {landmark!r} must be [x, y], got {value!r}")
     try:
         x, y = float(value[0]), float(value[1])  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise LandmarkError(f"{side} leg: landmark {landmark!r} must be two numbers, got {value!r}") from None
-    if isinstance(value[0], bool) or isinstance(value[1], bool) or not (math.isfinite(x) and math.isfinite(y)):
+    if isinstance(value[0], bool) or isinstance(value[1], bool) or isinstance(value[0], str) or isinstance(
+            value[1], str) or not (math.isfinite(x) and math.isfinite(y)):
         raise LandmarkError(f"{side} leg: landmark {landmark!r} must be two finite numbers, got {value!r}")
+    if abs(x) > MAX_COORD_PX or abs(y) > MAX_COORD_PX:
+        raise LandmarkError(f"{side} leg: landmark {landmark!r} is out of range (more than {MAX_COORD_PX:g} px "
+                            f"from the image origin): {value!r}")
     return Point(x, y)
 
 

@@ -19,6 +19,7 @@ from .metrics import (
     compute_study_metrics,
     validate_spacing,
 )
+from .schema import DocumentError, validate_landmark_document
 
 
 class MeasurementError(ValueError):
@@ -142,6 +143,10 @@ def measure_document(doc: Mapping[str, Any]) -> StudyMeasurement:
     """
     if not isinstance(doc, Mapping):
         raise MeasurementError("expected a JSON object with 'pixel_spacing_mm' and 'legs'")
+    try:  # the same schema as the case loader: string coordinates, bad versions, bad provenance ...
+        validate_landmark_document(doc)
+    except DocumentError as exc:
+        raise MeasurementError(str(exc)) from None
     if "pixel_spacing_mm" not in doc:
         raise MeasurementError("'pixel_spacing_mm' is missing (use null when the spacing is unknown)")
     legs = doc.get("legs")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .landmarks import LANDMARK_IDS, LandmarkError, Point, side_sign
+from .landmarks import LANDMARK_IDS, MAX_COORD_PX, MAX_SPACING_MM, MIN_SPACING_MM, LandmarkError, Point, side_sign
 
 METRIC_KEYS: tuple[str, ...] = (
     "hka_deg",
@@ -268,6 +268,9 @@ def validate_spacing(pixel_spacing_mm: object) -> tuple[float, float] | None:
         raise ValueError(f"pixel_spacing_mm must be two non-negative finite numbers, got {pixel_spacing_mm!r}")
     if row == 0 or col == 0:
         return None
+    if not (MIN_SPACING_MM <= row <= MAX_SPACING_MM and MIN_SPACING_MM <= col <= MAX_SPACING_MM):
+        raise ValueError(f"pixel_spacing_mm {[row, col]!r} is out of range: each entry must be 0 (unknown) or "
+                         f"between {MIN_SPACING_MM:g} and {MAX_SPACING_MM:g} mm")
     return (row, col)
 
 
@@ -291,8 +294,8 @@ def _to_mm(points: Mapping[str, Point | Sequence[float] | None], spacing: tuple[
         if p is None:
             continue
         x, y = (p.x, p.y) if isinstance(p, Point) else (float(p[0]), float(p[1]))
-        if not (math.isfinite(x) and math.isfinite(y)):
-            raise LandmarkError(f"{side} leg: landmark {lm!r} is not finite: {[x, y]}")
+        if not (math.isfinite(x) and math.isfinite(y)) or abs(x) > MAX_COORD_PX or abs(y) > MAX_COORD_PX:
+            raise LandmarkError(f"{side} leg: landmark {lm!r} is not finite or out of range: {[x, y]}")
         out[lm] = np.array([x * col, y * row], dtype=np.float64)
     if not out:
         raise LandmarkError(f"{side} leg: no landmarks")

@@ -18,10 +18,12 @@ the last valid line wins. Only numpy, pydicom and the standard library are used 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,8 +41,16 @@ STORE_JSON = "store.json"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
+WRITER_LOCK = ".writer.lock"
+"""Lock file in the store root: one writer (a ``synth`` run, an import, an export) at a time."""
+
+
 class StoreError(ValueError):
     """A store cannot be created, opened or written; the message names the folder and the problem."""
+
+
+class StoreBusyError(StoreError):
+    """Another process is writing the store (it holds the writer lock)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +120,66 @@ class Store:
     def __init__(self, root: Path, info: dict[str, Any]) -> None:
         self.root = root
         self.info = info
+        self._writer_fd: int | None = None
+        self._writer_depth = 0
+
+    # ------------------------------------------------------------------ writer lock
+    @contextlib.contextmanager
+    def writing(self, *, timeout_s: float = 30.0) -> Iterator[Store]:
+        """Hold the store's writer lock (re-entrant within this object) for a block of writes.
+
+        Two writers on one store (two ``synth`` runs, or a run and an export) would both append the same
+        ids. The lock is an advisory ``flock`` on ``STORE/.writer.lock``, released when the process ends,
+        so a killed writer never leaves the store locked.
+
+        Parameters
+        ----------
+        timeout_s : float
+            How long to wait for another writer to finish; ``0`` refuses at once.
+
+        Raises
+        ------
+        StoreBusyError
+            Another process still holds the lock after ``timeout_s``; the message names it.
+        """
+        if self._writer_depth:
+            self._writer_depth += 1
+            try:
+                yield self
+            finally:
+                self._writer_depth -= 1
+            return
+        path = self.root / WRITER_LOCK
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + max(0.0, timeout_s)
+            while not _try_lock(fd):
+                if time.monotonic() >= deadline:
+                    try:
+                        holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+                    except OSError:
+                        holder = ""
+                    raise StoreBusyError(
+                        f"{self.root}: another process is writing this store ({holder or 'unknown process'}); "
+                        "wait for it to finish, or write to another store")
+                time.sleep(0.1)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} since {utc_now()}\n".encode(), 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._writer_fd, self._writer_depth = fd, 1
+        try:
+            yield self
+        finally:
+            self._writer_depth = 0
+            self._writer_fd = None
+            try:
+                os.ftruncate(fd, 0)
+            except OSError:
+                pass
+            _unlock(fd)
+            os.close(fd)
 
     # ------------------------------------------------------------------ open / create
     @classmethod
@@ -236,6 +306,16 @@ class Store:
         StoreError
             Bad id, duplicate id, bad arguments; ``OSError`` for disk problems (nothing half-written).
         """
+        with self.writing():
+            return self._add_case(case_id, case, image_bytes=image_bytes, image_path=image_path,
+                                  image_suffix=image_suffix, masks=masks, source=source, split=split,
+                                  created=created, width_px=width_px, height_px=height_px, extra=extra,
+                                  replace=replace)
+
+    def _add_case(self, case_id: str, case: Case | Mapping[str, Any], *, image_bytes: bytes | None,
+                  image_path: str | os.PathLike[str] | None, image_suffix: str, masks: Mapping[str, bytes] | None,
+                  source: str, split: str | None, created: str | None, width_px: int | None,
+                  height_px: int | None, extra: Mapping[str, Any] | None, replace: bool) -> StoreEntry:
         _check_id(case_id)
         if (image_bytes is None) == (image_path is None):
             raise StoreError("give exactly one of image_bytes and image_path")
@@ -488,11 +568,21 @@ try:  # POSIX advisory lock on the manifest while appending
     def _lock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_EX)
 
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
     def _unlock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
 except ImportError:  # pragma: no cover - Windows: single writer assumed
     def _lock(fd: int) -> None:
         return None
+
+    def _try_lock(fd: int) -> bool:
+        return True
 
     def _unlock(fd: int) -> None:
         return None

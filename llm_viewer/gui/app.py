@@ -123,7 +123,11 @@ def run_gui(path: str | Path | None = None, *, demo: bool = False, screenshot: s
             QtCore.QTimer.singleShot(500, later)
 
         win.ready.connect(lambda: shoot(0))
-        win.loadFailed.connect(lambda _m: shoot(1))
+        def failed(message: str) -> None:
+            print(f"llm-viewer gui: error: {' '.join(str(message).split())}", file=sys.stderr)
+            shoot(1)
+
+        win.loadFailed.connect(failed)
         QtCore.QTimer.singleShot(SCREENSHOT_TIMEOUT_S * 1000, lambda: shoot(1))
         if target is None:
             shoot(0)

@@ -7,6 +7,8 @@ back as a queued Qt signal on the GUI thread. The window never blocks and an exc
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import traceback
 from collections.abc import Callable
@@ -31,6 +33,11 @@ class Cancelled(Exception):
 
 def _is_cancellation(exc: BaseException) -> bool:
     return isinstance(exc, Cancelled) or type(exc).__name__ in ("AnalysisCancelled", "Cancelled")
+
+
+def is_ordinary_error(exc: BaseException) -> bool:
+    """True for errors bad input causes (unreadable file, malformed case, no memory): shown, never traced."""
+    return isinstance(exc, (ValueError, OSError, MemoryError, UnicodeError))
 
 
 def user_message(exc: BaseException) -> str:
@@ -82,7 +89,11 @@ class Worker(QtCore.QRunnable):
             if _is_cancellation(exc) or self.is_cancelled():
                 self.signals.cancelled.emit()
             else:
-                traceback.print_exc()
+                if not is_ordinary_error(exc):  # a bug, not bad input: one line, the traceback only on request
+                    print(f"llm-viewer: internal error in a background job: {type(exc).__name__}: {exc}",
+                          file=sys.stderr)
+                    if os.environ.get("LLM_VIEWER_DEBUG"):
+                        traceback.print_exc()
                 self.signals.error.emit(user_message(exc))
         else:
             if self.is_cancelled():

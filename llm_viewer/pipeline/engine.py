@@ -67,6 +67,26 @@ class RoiBox:
     score: float
 
 
+NOISE_CORRELATION = 0.2
+"""Below this correlation of horizontally neighbouring pixels an image is noise, not a radiograph (the models
+would otherwise place landmarks on it). Radiographs, synthetic or real, correlate above 0.9; photographs and
+test patterns above 0.3; uniform random noise near 0."""
+
+
+def neighbour_correlation(grey: np.ndarray, max_rows: int = 512) -> float:
+    """Pearson correlation of horizontally adjacent pixels over at most ``max_rows`` evenly spaced rows."""
+    g = grey[:: max(1, grey.shape[0] // max_rows)]
+    a, b = g[:, :-1].astype(np.float64), g[:, 1:].astype(np.float64)
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    if a.size < 16:
+        return 1.0
+    a -= a.mean()
+    b -= b.mean()
+    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / den) if den > 0 else 1.0
+
+
 @dataclass
 class LegPrediction:
     side: str
@@ -361,6 +381,11 @@ class InferenceEngine:
             grey = np.where(finite, grey, np.float32(np.nan))
         if not finite.any() or float(np.nanmax(grey)) <= float(np.nanmin(grey)):
             warnings.append("image is empty (constant intensity): nothing to analyse")
+            return grey, True
+        r = neighbour_correlation(grey)
+        if r < NOISE_CORRELATION:
+            warnings.append(f"image looks like random noise, not a radiograph (neighbouring pixels correlate "
+                            f"{r:.2f}; radiographs above 0.9): nothing analysed")
             return grey, True
         if w > h:
             warnings.append(f"image is wider than tall ({w}x{h} px); full-leg radiographs are portrait")

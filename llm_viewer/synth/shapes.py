@@ -73,8 +73,13 @@ def signed_distance(layer: Layer, outline_mm: np.ndarray, pad_mm: float
     cov = np.zeros((2 * h, 2 * w), dtype=np.uint8)
     cv2.fillPoly(cov, [np.round(fine * 16.0).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
     mask = (cov >= 128).astype(np.uint8)
-    d_in = cv2.distanceTransform(mask, cv2.DIST_L2, 5)
-    d_out = cv2.distanceTransform(1 - mask, cv2.DIST_L2, 5)
+    # An image with no zero pixel gets FLT_MAX everywhere from distanceTransform (e.g. the outline lies
+    # outside a window clipped at the canvas edge, so the mask is empty); averaged by the resize below
+    # that overflows to -inf and the blur in outline_solid turns it into NaN. No true distance inside
+    # the window exceeds its diagonal, so capping there changes nothing else.
+    cap = F32(2.0 * (h + w) + 2.0)
+    d_in = np.minimum(cv2.distanceTransform(mask, cv2.DIST_L2, 5), cap)
+    d_out = np.minimum(cv2.distanceTransform(1 - mask, cv2.DIST_L2, 5), cap)
     sd = np.where(mask > 0, d_in - 0.5, 0.5 - d_out).astype(F32)
     # sub-pixel edge: the anti-aliased coverage of edge pixels gives their distance to the outline
     edge = (cov > 0) & (cov < 255)
