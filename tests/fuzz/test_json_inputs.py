@@ -48,9 +48,8 @@ DOC_CASES = [
     ("coord-three", _set(("legs", "right", "landmarks", LM), [1.0, 2.0, 3.0]), ["right leg", LM]),
     ("coord-one", _set(("legs", "right", "landmarks", LM), [1.0]), ["right leg", LM]),
     ("coord-object", _set(("legs", "right", "landmarks", LM), {"x": 1, "y": 2}), ["right leg", LM]),
-    ("coord-null", _set(("legs", "right", "landmarks", LM), None), ["right leg", LM, "missing"]),
+    ("coord-null", _set(("legs", "right", "landmarks", LM), None), ["right leg", LM, "null"]),
     ("coord-nested", _set(("legs", "right", "landmarks", LM), [[1.0], [2.0]]), ["right leg", LM]),
-    ("landmark-missing", _del(("legs", "left", "landmarks", "malleolus_medial")), ["left leg", "malleolus_medial"]),
     ("landmark-unknown", _set(("legs", "right", "landmarks", "kneecap"), [1, 2]), ["unknown landmark", "kneecap"]),
     ("landmarks-list", _set(("legs", "right", "landmarks"), [[1, 2]]), ["right leg", "landmarks"]),
     ("landmarks-missing", _del(("legs", "right", "landmarks")), ["right leg", "landmarks"]),
@@ -128,7 +127,7 @@ def test_measure_rejects_bad_documents(tmp_path, example, name, edit, words):
 
 
 @pytest.mark.parametrize("name,edit,words", [c for c in DOC_CASES if c[0] not in (
-    "landmark-missing", "landmarks-missing", "legs-empty", "legs-missing", "spacing-missing", "coord-null",
+    "landmarks-missing", "legs-empty", "legs-missing", "spacing-missing", "coord-null",
     "coincident")], ids=lambda v: v if isinstance(v, str) else "")
 def test_case_loader_rejects_the_same_documents(tmp_path, example, name, edit, words):
     """One validation: every document ``measure`` rejects as malformed, the case loader rejects too."""
@@ -140,6 +139,18 @@ def test_case_loader_rejects_the_same_documents(tmp_path, example, name, edit, w
         load_case(p)
     msg = str(exc.value)
     assert "\n" not in msg and all(w.lower() in msg.lower() for w in words if w != "missing"), msg
+
+
+def test_a_missing_landmark_is_measured_not_rejected(tmp_path, example):
+    """Partial input gives what it allows (docs/ALIGNMENT.md): without the left medial malleolus the left leg
+    still gets every metric that does not need it, and the ones that do are null with the reason."""
+    doc = copy.deepcopy(example)
+    del doc["legs"]["left"]["landmarks"]["malleolus_medial"]
+    run = run_cli(["measure", str(_write(tmp_path, doc))], timeout_s=10)
+    assert run.rc == 0, run.err
+    left = json.loads(run.out)["legs"]["left"]
+    assert left["metrics"]["hka_deg"] is None and left["metrics"]["mldfa_deg"] is not None
+    assert "malleolus_medial" in json.dumps(left["unmeasured"]["hka_deg"])
 
 
 @pytest.mark.parametrize("name,data,words", RAW_CASES, ids=[c[0] for c in RAW_CASES])
