@@ -99,7 +99,8 @@ class AnalysisResult:
     """``(side, region)`` whose ROI box is a guess (one detected box over both legs, split in two): their
     landmarks stay flagged whatever the maps say (see :func:`flag_landmarks`)."""
     mirrored_suspect: bool = False
-    """Two legs whose anatomy contradicts their left/right positions: the image may be stored mirrored."""
+    """Two legs whose anatomy both contradict their left/right positions (lateral sides towards the midline):
+    panels mirrored one by one, or failed cues (see :class:`llm_viewer.pipeline.legs.LegAssignment`)."""
 
 
 def flag_landmarks(result: AnalysisResult) -> None:

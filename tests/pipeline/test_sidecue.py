@@ -109,7 +109,7 @@ def test_single_leg_side_decided_by_the_model_mirror_test():
 
 def test_mirror_vote_needs_a_clear_preference():
     assert mirror_vote_from_scores(0.40, 0.39) == 0.0
-    assert mirror_vote_from_scores(0.40, 0.20) == pytest.approx(2.0)
+    assert mirror_vote_from_scores(0.40, 0.20) == pytest.approx(1.0)  # capped: weaker than the fibula
     assert mirror_vote_from_scores(0.20, 0.25) == pytest.approx(-0.5)
 
 
@@ -129,7 +129,8 @@ def test_cues_that_disagree_give_a_warning_and_the_stronger_decides():
     assert combine_votes({"a": 0.0}) == (None, [], False)
 
 
-def test_two_legs_whose_anatomy_contradicts_their_positions_mean_a_mirrored_image():
+def test_two_legs_whose_anatomy_contradicts_their_positions_are_reported():
+    # (a film mirrored as a whole keeps both lateral sides outwards; this is panels mirrored one by one)
     dets = leg_boxes(80) + leg_boxes(220)
 
     def swapped(chain):  # the leg on the image left has its fibula at +x: anatomy of a left leg, and vice versa
@@ -137,7 +138,7 @@ def test_two_legs_whose_anatomy_contradicts_their_positions_mean_a_mirrored_imag
 
     a = assign_legs(dets, side_cues=swapped)
     assert a.mirrored and set(a.legs) == {"right", "left"}
-    assert any("image may be mirrored" in w for w in a.warnings)
+    assert any("contradicting their positions" in w for w in a.warnings)
     assert a.side_evidence["right"].decided_by == "position" and a.side_evidence["right"].mirrored
     a = assign_legs(dets, side_cues=lambda chain: {"fibula": (1.0 if next(iter(chain.values())).box.cx < 150
                                                               else -1.0, "")})
@@ -148,15 +149,15 @@ def test_two_legs_whose_anatomy_contradicts_their_positions_mean_a_mirrored_imag
     assert not any(w.startswith("left leg: side cues disagree") for w in a.warnings)
 
 
-def test_mirrored_two_leg_image_is_reported_by_the_engine(tiny_engine, monkeypatch):
+def test_two_legs_with_medial_fibulae_are_reported_by_the_engine(tiny_engine, monkeypatch):
     monkeypatch.setattr(InferenceEngine, "mirror_scores", lambda self, *a: None)
-    # right leg (image left) with its fibula at +x, left leg with its fibula at -x: a mirrored film
+    # right leg (image left) with its fibula at +x, left leg with its fibula at -x: both fibulae medial
     img = np.concatenate([_lower_leg("+x"), _lower_leg("-x")], axis=1)
     dets = [Detection("ankle", Box(100, 420, 200, 520), 0.9), Detection("ankle", Box(400, 420, 500, 520), 0.9),
             Detection("knee", Box(100, 160, 200, 260), 0.9), Detection("knee", Box(400, 160, 500, 260), 0.9)]
     res = tiny_engine.analyze(img, detections=dets)
     assert set(res.legs) == {"right", "left"} and res.mirrored_suspect
-    assert any("image may be mirrored" in w for w in res.warnings)
+    assert any("contradicting their positions" in w for w in res.warnings)
     assert res.legs["right"].side_evidence.votes["fibula"] < 0 < res.legs["left"].side_evidence.votes["fibula"]
 
 
