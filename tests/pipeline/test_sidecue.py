@@ -237,3 +237,23 @@ def test_full_size_leg_has_no_resolution_warning(tiny_engine, leg_image):
     res = tiny_engine.analyze(leg_image, detections=leg_boxes(80) + leg_boxes(220))
     assert not any("low resolution" in w for w in res.warnings)
     assert all(not leg.resolution_limited for leg in res.legs.values())
+
+
+# ------------------------------------------------------------------ analyze JSON
+def test_analyze_document_carries_side_evidence_and_absent_regions(tiny_engine, monkeypatch):
+    import json
+    from types import SimpleNamespace
+
+    from llm_viewer.commands.analyze import result_document
+
+    monkeypatch.setattr(InferenceEngine, "mirror_scores", lambda self, *a: None)
+    img = _lower_leg("+x")
+    res = tiny_engine.analyze(img, detections=[Detection("ankle", Box(100, 480, 200, 580), 0.9)])
+    doc = result_document("x.png", SimpleNamespace(pixel_spacing_mm=None, spacing_source="unknown", width_px=300,
+                                                   height_px=600), res)
+    doc = json.loads(json.dumps(doc))  # JSON-serialisable
+    leg = doc["legs"]["left"]
+    assert leg["side_evidence"]["decided_by"] == "anatomy" and leg["side_evidence"]["cues"] == ["fibula"]
+    assert leg["side_evidence"]["votes"]["fibula"] < 0
+    assert leg["absent_regions"]["hip"] == "not in the image" and leg["absent_regions"]["knee"] == "not detected"
+    assert leg["resolution_limited"] == {} and doc["mirrored_suspect"] is False
