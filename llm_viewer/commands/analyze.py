@@ -2,7 +2,9 @@
 
 Output per image (JSON): the spec's shape (``pixel_spacing_mm``, ``legs.<side>.landmarks/metrics``,
 ``study.lld_mm``; ``unmeasured`` per leg and study: each null metric -> the landmarks / inputs it lacks) plus
-``spacing_source``, per-leg ``uncertainty_px``/``score``/``flagged``/``missing_regions``,
+``spacing_source``, per-leg ``uncertainty_px``/``score``/``flagged``/``missing_regions``, ``absent_regions``
+(region -> "not in the image" / "not detected"), ``side_evidence`` (how the side was decided: cue -> vote),
+``resolution_limited`` (regions too small in pixels), ``mirrored_suspect``,
 ROI boxes, warnings, per-stage timings and the model id. With one image and no ``--json``/``--csv`` the JSON
 goes to stdout; a file that cannot be read or analysed is reported on stderr and skipped.
 """
@@ -79,6 +81,9 @@ def result_document(image_path: str, image, result) -> dict:
             "score": {lm: p.score for lm, p in lms.items()},
             "flagged": sorted(lm for lm, p in lms.items() if p.flagged),
             "missing_regions": list(leg.missing_regions),
+            "absent_regions": dict(getattr(leg, "absent_regions", {}) or {}),
+            "side_evidence": leg.side_evidence.as_dict() if getattr(leg, "side_evidence", None) else None,
+            "resolution_limited": dict(getattr(leg, "resolution_limited", {}) or {}),
         }
         leg_metrics[side] = None
         if not lms:
@@ -103,6 +108,7 @@ def result_document(image_path: str, image, result) -> dict:
         "study": study.as_dict(),
         "rois": [{"side": r.side, "region": r.region, "box_px": [r.x0, r.y0, r.x1, r.y1], "score": r.score}
                  for r in result.rois],
+        "mirrored_suspect": bool(getattr(result, "mirrored_suspect", False)),
         "warnings": list(result.warnings),
         "timings_s": dict(result.timings_s),
         "model_id": result.model_id,

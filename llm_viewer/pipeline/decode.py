@@ -64,6 +64,19 @@ def sgr_uncertainty(d_px: float, spread_px: float, peak: float, crop_side_px: fl
     return float(np.hypot(d_px, spread_px) + max(0.0, 1.0 - peak / 0.5) * crop_side_px / 4.0)
 
 
+RES_FLOOR_PX = 0.5  # uncertainty floor: half a pixel of the coarser of the image and the model's input
+
+
+def resolution_floor(uncertainty_px: float, k: float) -> float:
+    """Add, in quadrature, half a pixel of the coarser grid: the image's (1 px) or the crop's (``k`` px).
+
+    ``k`` = original px per crop px. A landmark is never placed better than half a pixel of what the model
+    saw: for a downsampled crop (``k > 1``) that is ``k/2`` original px, for a small region upsampled into the
+    crop (``k < 1``) half an original pixel, so in mm the floor grows with the pixel size.
+    """
+    return float(np.hypot(uncertainty_px, RES_FLOOR_PX * max(1.0, float(k))))
+
+
 @dataclass(frozen=True)
 class DiaphysisPoint:
     """Result of the diaphysis geometry in crop pixels."""

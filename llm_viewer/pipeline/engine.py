@@ -34,11 +34,14 @@ from .crop import (
 from .legs import Detection, assign_legs
 from .models import build_detector, build_landmark_model
 from .refine import Refiner
+from .sidecue import SideEvidence, fibula_vote, mirror_vote_from_scores
 
 ProgressFn = Callable[[float, str], None]
 CancelFn = Callable[[], bool]
 
 _MIN_SIDE_PX = 32
+_MIRROR_REGIONS = ("knee", "ankle")  # the hip (a round head) and the diaphysis (a tube) look alike mirrored
+_LOW_RES_IMAGE_PX = 256  # an image narrower than this (its smaller side): the resolution limits accuracy
 _TTA_SHIFTS = ((0.03, 0.03, 1.0), (-0.03, -0.03, 1.06))  # (dx, dy as fraction of side, scale)
 
 
@@ -92,6 +95,14 @@ class LegPrediction:
     side: str
     landmarks: dict[str, LandmarkPrediction]
     missing_regions: list[str]
+    absent_regions: dict[str, str] = field(default_factory=dict)
+    """Each missing region -> why: ``"not in the image"`` (it would lie beyond the image edge) or
+    ``"not detected"`` (:func:`llm_viewer.pipeline.legs.absent_reasons`)."""
+    side_evidence: SideEvidence | None = None
+    """How the side was decided: by position (two legs) or which anatomical cues (one leg), every cue's vote."""
+    resolution_limited: dict[str, float] = field(default_factory=dict)
+    """Regions whose ROI box (larger side, original px) is under half the model's input size, and the size:
+    the image resolution, not the model, limits their landmarks' accuracy."""
 
 
 @dataclass
@@ -107,6 +118,9 @@ class AnalysisResult:
     review_regions: list[tuple[str, str]] = field(default_factory=list)
     """``(side, region)`` whose ROI box is a guess (one detected box over both legs, split in two): their
     landmarks stay flagged whatever the maps say (see :func:`flag_landmarks`)."""
+    mirrored_suspect: bool = False
+    """Two legs whose anatomy both contradict their left/right positions (lateral sides towards the midline):
+    panels mirrored one by one, or failed cues (see :class:`llm_viewer.pipeline.legs.LegAssignment`)."""
 
 
 def flag_landmarks(result: AnalysisResult) -> None:
@@ -271,7 +285,8 @@ class InferenceEngine:
 
     # ------------------------------------------------------------------ main entry
     def analyze(self, image: np.ndarray, *, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
-                detections: list[Detection] | None = None, refine: bool = True) -> AnalysisResult:
+                detections: list[Detection] | None = None, refine: bool = True, side_cues: bool = True
+                ) -> AnalysisResult:
         """Find the landmarks of every leg in ``image``.
 
         Parameters
@@ -288,6 +303,9 @@ class InferenceEngine:
         refine : bool
             Apply the bundle's refinement stage when it has one (evaluation and active learning turn it off to
             read the first stage's own output, then refine themselves).
+        side_cues : bool
+            Check every leg's side with the fibula and the model mirror test (:meth:`side_cues`); off, only
+            the femoral-neck and pelvis cues of :mod:`.legs` are used.
 
         Returns
         -------
@@ -323,12 +341,16 @@ class InferenceEngine:
 
         t0 = time.perf_counter()
         assignment = assign_legs(dets, image_norm=lb.pixels, matrix=lb.matrix, image_width_px=norm.shape[1],
-                                 duplicate_iou=dcfg.nms_threshold)
+                                 duplicate_iou=dcfg.nms_threshold, image_height_px=norm.shape[0],
+                                 side_cues=self.side_cues(norm) if side_cues else None)
         warnings.extend(assignment.warnings)
         timings["assign"] = time.perf_counter() - t0
+        result.mirrored_suspect = assignment.mirrored
         assigned = set()
         for side, chain in assignment.legs.items():
-            result.legs[side] = LegPrediction(side, {}, list(assignment.missing.get(side, [])))
+            result.legs[side] = LegPrediction(side, {}, list(assignment.missing.get(side, [])),
+                                              dict(assignment.absent.get(side, {})),
+                                              assignment.side_evidence.get(side))
             for region in REGIONS:
                 if region in chain:
                     d = chain[region]
@@ -338,6 +360,7 @@ class InferenceEngine:
                                  for region, d in chain.items() if d.split]
         result.unassigned_rois = [RoiBox("", d.region, d.box.x0, d.box.y0, d.box.x1, d.box.y1, d.score)
                                   for d in dets if id(d) not in assigned]
+        self._check_resolution(result, assignment.legs, norm.shape)
         report(0.45, "locating landmarks")
 
         frac = 0.45
@@ -358,6 +381,78 @@ class InferenceEngine:
         timings["total"] = time.perf_counter() - t_start
         report(1.0, "done")
         return result
+
+    # ------------------------------------------------------------------ side cues, resolution
+    def mirror_scores(self, region: str, det: Detection, norm: np.ndarray) -> tuple[float, float] | None:
+        """Mean landmark score of ``region``'s model on the plain crop of ``det`` and on its mirror image.
+
+        The plain crop is what a right leg is given (medial = +x as in the image), the mirrored one what a
+        left leg is given. Score per landmark: ``peak · exp(-d / r)`` (map peak, distance between the
+        regressed point and the map's own estimate in crop px, disc radius): a model that recognises the
+        orientation it was trained on has crisp maps and agreeing heads. ``None`` for a model without maps.
+        """
+        rcfg = self.config.regions[region]
+        if rcfg.method not in ("sgr", "segmentation") or not rcfg.landmark_ids:
+            return None
+        size = rcfg.input_size_px
+        mats = [crop_affine(det.box, size, margin=rcfg.margin, mirror=m) for m in (False, True)]
+        batch = np.stack([warp_crop(norm, m, size) for m in mats])
+        seg, coords = self._forward(region, batch, rcfg.in_channels)
+        if seg is None:
+            return None
+        out = []
+        for j in range(2):
+            scores = []
+            for li in range(len(rcfg.landmark_ids)):
+                peak, c = decode.map_peak(seg[j, li], 2 * rcfg.mask_radius_px)
+                d = float(np.hypot(*(from_normalized(coords[j, li], size) - c))) if coords is not None else 0.0
+                scores.append(peak * math.exp(-d / max(rcfg.mask_radius_px, 1e-6)))
+            out.append(float(np.mean(scores)))
+        return out[0], out[1]
+
+    def side_cues(self, norm: np.ndarray) -> Callable[[dict[str, Detection]], dict[str, tuple[float, str]]]:
+        """The fibula and model-mirror cues of a chain on the normalised image (``assign_legs(side_cues=)``)."""
+
+        def cues(chain: dict[str, Detection]) -> dict[str, tuple[float, str]]:
+            out: dict[str, tuple[float, str]] = {}
+            if "ankle" in chain:
+                out["fibula"] = fibula_vote(norm, chain)
+            diffs, notes = [], []
+            for region in _MIRROR_REGIONS:
+                if region in chain and region in self.region_models:
+                    sc = self.mirror_scores(region, chain[region], norm)
+                    if sc is not None:
+                        diffs.append(sc)
+                        notes.append(f"{region} {sc[0]:.3f} as right vs {sc[1]:.3f} mirrored")
+            if diffs:
+                plain, mirrored = np.mean(diffs, axis=0)
+                out["model_mirror"] = (mirror_vote_from_scores(float(plain), float(mirrored)),
+                                       "mean landmark score " + "; ".join(notes))
+            return out
+
+        return cues
+
+    def _check_resolution(self, result: AnalysisResult, legs: dict[str, dict[str, Detection]],
+                          shape: tuple[int, int]) -> None:
+        """Warn where the image resolution, not the model, limits accuracy (small image or small ROI boxes)."""
+        h, w = shape
+        if min(h, w) < _LOW_RES_IMAGE_PX and legs:
+            result.warnings.append(
+                f"low resolution: the image is {w}x{h} px; the resolution limits the accuracy of the landmarks "
+                "(their uncertainty is at least half a pixel)")
+        for side, chain in legs.items():
+            small = {}
+            for region, d in chain.items():
+                rcfg = self.config.regions.get(region)
+                side_px = max(d.box.width, d.box.height)
+                if rcfg is not None and side_px < rcfg.input_size_px / 2:
+                    small[region] = float(side_px)
+            if small:
+                result.legs[side].resolution_limited = small
+                result.warnings.append(
+                    f"{side} leg: low resolution: ROI box " + ", ".join(f"{r} {v:.0f} px" for r, v in small.items())
+                    + " across, under half the models' input; the image resolution limits the accuracy of "
+                    "these landmarks")
 
     def _prepare(self, image: np.ndarray, warnings: list[str]) -> tuple[np.ndarray | None, bool]:
         arr = np.asarray(image)
@@ -440,6 +535,7 @@ class InferenceEngine:
                 xy = apply_affine(m_inv, dp.point_xy)
                 unc = k * (max(1.0, size / 64) + dp.width_px * (1.0 - dp.score)) + (crop_side / 4 if dp.touches_border
                                                                                    else 0.0)
+                unc = decode.resolution_floor(unc, k)
                 flagged = dp.score < 0.5 or dp.touches_border
                 leg.landmarks["diaphysis_center"] = LandmarkPrediction(float(xy[0]), float(xy[1]), dp.score, unc,
                                                                        None, flagged)
@@ -483,6 +579,7 @@ class InferenceEngine:
                     peak = 1.0
                     unc = spread
                     score = math.exp(-spread / max(r_orig, 1e-6))
+                unc = decode.resolution_floor(unc, k)
                 flagged = peak < 0.5 or unc > 2 * r_orig
                 leg.landmarks[lm] = LandmarkPrediction(float(xy[0]), float(xy[1]), float(score), float(unc),
                                                        peak_xy, bool(flagged))

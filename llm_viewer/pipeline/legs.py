@@ -27,22 +27,53 @@ The authors' code took the first two boxes of each class and failed when one was
    two hypotheses of the same size, shifted by ``_SPLIT_SHIFT`` (0.2) of its width towards each leg (two
    ankles side by side are 0.35–0.45 box widths apart), if each keeps its chain in anatomical order.
    Their ``split`` flag makes the engine flag every landmark found in them for review; a warning says so.
-6. **Side of a single leg** (:func:`infer_single_leg_side`): the femoral neck points medially, so the hip
-   box centre lies medial to the diaphysis box centre; and the pelvis lies medial to the hip, so the strip
-   beside the hip box on the medial side is brighter (bone) than the lateral one (soft tissue/air). The two
-   cues vote (pelvis weighted by its contrast). Without a hip box, a chain in the left or right 45 % of the
-   image is taken as the right or left leg of a two-leg film; otherwise ``"right"`` is assumed with a warning.
+6. **Side of a single leg** (:func:`infer_single_leg_side`, :func:`decide_side`): the femoral neck points
+   medially, so the hip box centre lies medial to the diaphysis box centre; and the pelvis lies medial to the
+   hip, so the strip beside the hip box on the medial side is brighter (bone) than the lateral one (soft
+   tissue/air). The engine adds, through ``side_cues``, the fibula (lateral in the lower leg) and the model
+   mirror test (:mod:`.sidecue`). The cues vote (each weighted by its confidence); the evidence (cue -> vote,
+   which cues decided) is kept in ``LegAssignment.side_evidence`` and cues that disagree give a warning.
+   Without any vote, a chain in the left or right 45 % of the image is taken as the right or left leg of a
+   two-leg film; otherwise ``"right"`` is assumed with a warning.
+7. **Two legs** keep their sides by position; the same cues check it per leg. A bilateral film stored mirrored
+   as a whole cannot be told from anatomy: flipped, each leg still has its lateral side outwards (only a side
+   marker tells; not read here). Medial and lateral stay right either way, since crops and metrics follow the
+   orientation. When the anatomy of both legs contradicts their positions (lateral sides towards the midline:
+   panels mirrored one by one, or the cues failed) a warning says so; one leg against: a warning too.
+8. **Absent regions** (:func:`absent_reasons`): a missing region that would lie beyond the top or bottom of
+   the image (predicted from the leg's nearest detected region) is "not in the image", otherwise "not
+   detected"; both are listed in ``missing``, the reason in ``absent``.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..core.landmarks import REGIONS, SIDES
 from .crop import Box, apply_affine_box
+from .sidecue import SideEvidence, combine_votes
+
+SideCues = Callable[[dict[str, "Detection"]], dict[str, tuple[float, str]]]
+"""Extra side cues of a chain (the engine's fibula and model-mirror tests): cue -> (vote, detail)."""
+
+NOT_IN_IMAGE = "not in the image"
+NOT_DETECTED = "not detected"
+# Typical centre-to-centre offsets between the regions of one leg, in units of the larger side of the
+# reference region's box (means over 8 legs of generated studies, generator version 6; the smallest seen is 0.87 of its mean).
+_REGION_OFFSETS = {
+    ("hip", "diaphysis"): 1.91, ("hip", "knee"): 4.40, ("hip", "ankle"): 7.85,
+    ("diaphysis", "hip"): -0.84, ("diaphysis", "knee"): 1.10, ("diaphysis", "ankle"): 2.63,
+    ("knee", "hip"): -4.28, ("knee", "diaphysis"): -2.42, ("knee", "ankle"): 3.35,
+    ("ankle", "hip"): -7.79, ("ankle", "diaphysis"): -5.90, ("ankle", "knee"): -3.42,
+}
+# The pelvis cue was right for 16 of 26 legs of generated version-6 pairs (the fibula for 27 of 28, the
+# femoral neck 13 of 15, the model mirror test 19 of 25): it votes at most 0.5 (it was 2 before the fibula).
+_PELVIS_MAX_VOTE = 0.5
+_OFFSET_SAFETY = 0.85  # outside the image only if 0.85 of the typical offset is beyond the edge (smallest seen: 0.87)
 
 _MAX_CANDIDATES = 3
 _AMBIGUOUS_BAND = 0.25  # |cx - midline| below this × width: either leg
@@ -66,8 +97,15 @@ class LegAssignment:
 
     legs: dict[str, dict[str, Detection]] = field(default_factory=dict)
     missing: dict[str, list[str]] = field(default_factory=dict)
+    absent: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Per leg, each missing region -> ``NOT_IN_IMAGE`` (it would lie beyond the image edge) or ``NOT_DETECTED``."""
+    side_evidence: dict[str, SideEvidence] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     single_leg: bool = False
+    mirrored: bool = False
+    """Two legs whose anatomy (femoral neck, fibula, ...) both contradict their positions (lateral sides towards
+    the midline). A bilateral film mirrored as a whole does *not* do this: flipping it keeps each leg's lateral
+    side outwards, so only a side marker can tell; this catches panels mirrored one by one or failed cues."""
 
 
 def _iou(a: Box, b: Box) -> float:
@@ -219,9 +257,66 @@ def joint_chains(right: list[Detection], left: list[Detection], mid: float) -> d
     return {"right": best[1], "left": best[2]}
 
 
+def anatomy_votes(chain: dict[str, Detection], image_norm: np.ndarray | None = None,
+                  matrix: np.ndarray | None = None) -> dict[str, tuple[float, str]]:
+    """The femoral-neck and pelvis cues of a chain: cue -> (vote, detail); > 0 means oriented as a right leg."""
+    out: dict[str, tuple[float, str]] = {}
+    hip = chain.get("hip")
+    if hip is None:
+        return out
+    dia = chain.get("diaphysis")
+    if dia is not None:
+        d = hip.box.cx - dia.box.cx
+        if abs(d) > 0.05 * hip.box.width:
+            out["femoral_neck"] = (float(np.sign(d)), f"hip box centre {abs(d):.0f} px {'+x' if d > 0 else '-x'} "
+                                   "of the diaphysis box centre (the neck points medially)")
+        else:
+            out["femoral_neck"] = (0.0, "hip box above the diaphysis box (offset < 5 % of the hip width)")
+    if image_norm is not None and matrix is not None:
+        b = apply_affine_box(matrix, hip.box)
+        h, w = image_norm.shape
+        y0, y1 = max(0, int(b.y0)), min(h, int(np.ceil(b.y1)))
+        bw = max(1, int(round(b.width)))
+        lx0, lx1 = max(0, int(b.x0) - bw), max(0, int(b.x0))
+        rx0, rx1 = min(w, int(np.ceil(b.x1))), min(w, int(np.ceil(b.x1)) + bw)
+        left = float(image_norm[y0:y1, lx0:lx1].mean()) if (lx1 > lx0 and y1 > y0) else 0.0
+        right = float(image_norm[y0:y1, rx0:rx1].mean()) if (rx1 > rx0 and y1 > y0) else 0.0
+        contrast = right - left
+        vote = (float(np.sign(contrast)) * min(_PELVIS_MAX_VOTE, abs(contrast) / 0.2)
+                if abs(contrast) > 0.03 else 0.0)
+        out["pelvis"] = (vote, f"strip {'+x' if contrast > 0 else '-x'} of the hip box brighter by {abs(contrast):.3f}")
+    return out
+
+
+def decide_side(votes: dict[str, tuple[float, str]], chain: dict[str, Detection],
+                image_width_px: float | None = None) -> tuple[SideEvidence, list[str]]:
+    """Side of a single leg from its cues' votes (see :func:`infer_single_leg_side`); evidence and warnings."""
+    v = {k: float(t[0]) for k, t in votes.items()}
+    details = {k: t[1] for k, t in votes.items()}
+    side, agree, disagree = combine_votes(v)
+    warnings: list[str] = []
+    if disagree:
+        pro = sorted(k for k, x in v.items() if x > 0)
+        con = sorted(k for k, x in v.items() if x < 0)
+        warnings.append(f"single leg: side cues disagree ({', '.join(pro)}: right; {', '.join(con)}: left)"
+                        + (f"; {side} leg taken from the stronger ({', '.join(agree)})" if side else ""))
+    if side is not None:
+        return SideEvidence(side, "anatomy", agree, v, details, disagree), warnings
+    if image_width_px and chain:
+        cx = float(np.mean([d.box.cx for d in chain.values()]))
+        if cx < 0.45 * image_width_px:
+            warnings.append("single leg: side not decidable from anatomy; right leg assumed from its position")
+            return SideEvidence("right", "position_fallback", [], v, details, disagree), warnings
+        if cx > 0.55 * image_width_px:
+            warnings.append("single leg: side not decidable from anatomy; left leg assumed from its position")
+            return SideEvidence("left", "position_fallback", [], v, details, disagree), warnings
+    warnings.append("single leg: side could not be decided from anatomy; right leg assumed")
+    return SideEvidence("right", "assumed", [], v, details, disagree), warnings
+
+
 def infer_single_leg_side(chain: dict[str, Detection], image_norm: np.ndarray | None = None,
-                          matrix: np.ndarray | None = None, image_width_px: float | None = None
-                          ) -> tuple[str, str | None]:
+                          matrix: np.ndarray | None = None, image_width_px: float | None = None,
+                          side_cues: SideCues | None = None) -> tuple[str, str | None]:
     """Decide which leg a single chain is (see the module docstring).
 
     Parameters
@@ -234,48 +329,53 @@ def infer_single_leg_side(chain: dict[str, Detection], image_norm: np.ndarray | 
         2×3 map from original pixels to ``image_norm`` pixels.
     image_width_px : float, optional
         Width of the original image, for the fallback.
+    side_cues : callable, optional
+        More cues (the engine's fibula and model-mirror tests, :mod:`.sidecue`).
 
     Returns
     -------
     (side, warning)
-        ``warning`` is ``None`` when anatomy decided.
+        ``warning`` is ``None`` when anatomy decided without disagreement (see :func:`decide_side` for the
+        evidence itself).
     """
-    vote = 0.0  # > 0: medial is +x (right leg)
-    hip = chain.get("hip")
-    if hip is not None:
-        dia = chain.get("diaphysis")
-        if dia is not None:
-            d = hip.box.cx - dia.box.cx
-            if abs(d) > 0.05 * hip.box.width:
-                vote += float(np.sign(d))
-        if image_norm is not None and matrix is not None:
-            b = apply_affine_box(matrix, hip.box)
-            h, w = image_norm.shape
-            y0, y1 = max(0, int(b.y0)), min(h, int(np.ceil(b.y1)))
-            bw = max(1, int(round(b.width)))
-            lx0, lx1 = max(0, int(b.x0) - bw), max(0, int(b.x0))
-            rx0, rx1 = min(w, int(np.ceil(b.x1))), min(w, int(np.ceil(b.x1)) + bw)
-            left = float(image_norm[y0:y1, lx0:lx1].mean()) if (lx1 > lx0 and y1 > y0) else 0.0
-            right = float(image_norm[y0:y1, rx0:rx1].mean()) if (rx1 > rx0 and y1 > y0) else 0.0
-            contrast = right - left
-            if abs(contrast) > 0.03:
-                vote += float(np.sign(contrast)) * min(2.0, abs(contrast) / 0.1)
-    if vote > 0:
-        return "right", None
-    if vote < 0:
-        return "left", None
-    if image_width_px:
-        cx = float(np.mean([d.box.cx for d in chain.values()]))
-        if cx < 0.45 * image_width_px:
-            return "right", "single leg: side not decidable from anatomy; right leg assumed from its position"
-        if cx > 0.55 * image_width_px:
-            return "left", "single leg: side not decidable from anatomy; left leg assumed from its position"
-    return "right", "single leg: side could not be decided from anatomy; right leg assumed"
+    votes = anatomy_votes(chain, image_norm, matrix)
+    if side_cues is not None:
+        votes.update(side_cues(chain))
+    ev, warns = decide_side(votes, chain, image_width_px)
+    return ev.side, ("; ".join(warns) if warns else None)
+
+
+def absent_reasons(chain: dict[str, Detection], missing: list[str], image_height_px: float | None
+                   ) -> dict[str, str]:
+    """Why each missing region of a leg is missing: ``NOT_IN_IMAGE`` or ``NOT_DETECTED``.
+
+    A region is outside the image when, predicted from the nearest detected region of the leg with
+    ``_OFFSET_SAFETY`` (0.85) × its typical offset (``_REGION_OFFSETS``, in units of that box's larger side), its
+    centre would lie beyond the top or bottom edge; a region between detected ones, or whose predicted place
+    is inside the image, was not detected. Without an image height every missing region is "not detected".
+    """
+    out: dict[str, str] = {}
+    for r in missing:
+        out[r] = NOT_DETECTED
+        if not chain or image_height_px is None:
+            continue
+        ri = REGIONS.index(r)
+        above = [d for d in chain.values() if REGIONS.index(d.region) < ri]
+        below = [d for d in chain.values() if REGIONS.index(d.region) > ri]
+        if above and below:
+            continue  # between two detected regions: it is in the image
+        ref = min(chain.values(), key=lambda d: abs(REGIONS.index(d.region) - ri))
+        off = _REGION_OFFSETS[(ref.region, r)] * max(ref.box.width, ref.box.height) * _OFFSET_SAFETY
+        y = ref.box.cy + off
+        if y < -0.5 or y > image_height_px - 0.5:
+            out[r] = NOT_IN_IMAGE
+    return out
 
 
 def assign_legs(detections: list[Detection], *, image_norm: np.ndarray | None = None,
                 matrix: np.ndarray | None = None, image_width_px: float | None = None,
-                duplicate_iou: float = 0.5) -> LegAssignment:
+                duplicate_iou: float = 0.5, image_height_px: float | None = None,
+                side_cues: SideCues | None = None) -> LegAssignment:
     """Assign boxes to legs (see the module docstring for the rule).
 
     Parameters
@@ -287,6 +387,12 @@ def assign_legs(detections: list[Detection], *, image_norm: np.ndarray | None = 
     duplicate_iou : float
         Boxes of one class overlapping a better one by more than this are duplicates (the detector's NMS
         threshold: in a narrow stance the true boxes of the two ankles overlap by IoU 0.5–0.7).
+    image_height_px : float, optional
+        Height of the original image: a missing region that would lie beyond its top or bottom edge is
+        reported as ``NOT_IN_IMAGE`` (:func:`absent_reasons`).
+    side_cues : callable, optional
+        More side cues (the engine's fibula and model-mirror tests); with two legs they only check the
+        positions (a contradiction of both legs: the image may be mirrored).
 
     Returns
     -------
@@ -300,9 +406,13 @@ def assign_legs(detections: list[Detection], *, image_norm: np.ndarray | None = 
     mid = _midline(dets)
     if mid is None:
         chain = best_chain(dets)
-        side, warn = infer_single_leg_side(chain, image_norm, matrix, image_width_px)
-        if warn:
-            out.warnings.append(warn)
+        votes = anatomy_votes(chain, image_norm, matrix)
+        if side_cues is not None:
+            votes.update(side_cues(chain))
+        ev, warns = decide_side(votes, chain, image_width_px)
+        side = ev.side
+        out.warnings.extend(warns)
+        out.side_evidence[side] = ev
         out.single_leg = True
         out.legs[side] = chain
         groups = {side: dets}
@@ -329,13 +439,55 @@ def assign_legs(detections: list[Detection], *, image_norm: np.ndarray | None = 
                 out.legs[side] = chains[side]
         if not out.legs:
             out.warnings.append("no region could be assigned to a leg")
+        _check_positions(out, image_norm, matrix, side_cues)
     used = {id(d) for chain in out.legs.values() for d in chain.values()}
     for side, chain in out.legs.items():
         missing = [r for r in REGIONS if r not in chain]
         out.missing[side] = missing
+        out.absent[side] = absent_reasons(chain, missing, image_height_px)
         unused = [d for d in groups[side] if d.region in missing and id(d) not in used]
         for r in missing:
             if any(d.region == r for d in unused):
                 out.warnings.append(f"{side} leg: {r} box(es) discarded as out of anatomical order")
-            out.warnings.append(f"{side} leg: {r} region not found; its landmarks are missing")
+            if out.absent[side][r] == NOT_IN_IMAGE:
+                out.warnings.append(f"{side} leg: {r} region is not in the image (it would lie beyond the "
+                                    "image edge); its landmarks are not reported")
+            else:
+                out.warnings.append(f"{side} leg: {r} region not found; its landmarks are missing")
     return out
+
+
+def _check_positions(out: LegAssignment, image_norm: np.ndarray | None, matrix: np.ndarray | None,
+                     side_cues: SideCues | None) -> None:
+    """Two legs: sides come from position; the anatomical cues check it (mirrored image, disagreement)."""
+    against: list[str] = []
+    agree = 0
+    for side, chain in out.legs.items():
+        votes = anatomy_votes(chain, image_norm, matrix)
+        if side_cues is not None:
+            votes.update(side_cues(chain))
+        v = {k: float(t[0]) for k, t in votes.items()}
+        ev = SideEvidence(side, "position", [], v, {k: t[1] for k, t in votes.items()})
+        anat, cues, disagree = combine_votes(v)
+        expected = 1.0 if side == "right" else -1.0
+        ev.cues = [k for k, x in v.items() if x * expected > 0]
+        ev.disagree = any(x * expected < 0 for x in v.values())
+        if anat is not None and anat != side:
+            against.append(side)
+        elif anat == side:
+            agree += 1
+        out.side_evidence[side] = ev
+    if against and not agree and len(against) == len(out.legs) and len(out.legs) == 2:
+        out.mirrored = True
+        for ev in out.side_evidence.values():
+            ev.mirrored = True
+        out.warnings.append(
+            "the anatomy of both legs (" + ", ".join(sorted({k for s in against for k, x in
+                                                             out.side_evidence[s].votes.items() if x}))
+            + ") puts their lateral sides towards the midline, contradicting their positions: the panels may be "
+              "mirrored one by one, or the cues failed on this image; legs are labelled by position "
+              "(right = image left): check the side marker")
+    else:
+        for side in against:
+            out.warnings.append(f"{side} leg: side cues disagree with its position (anatomy suggests the "
+                                f"{'left' if side == 'right' else 'right'} leg); labelled by position")

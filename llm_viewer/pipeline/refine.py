@@ -312,7 +312,7 @@ class Refiner:
                 xy = apply_affine(invert_affine(m), c)
                 old = result.legs[side].landmarks[lm]
                 k = float(np.sqrt(abs(np.linalg.det(invert_affine(m)[:, :2]))))
-                unc = refined_uncertainty_px(prob[b, li], c, peak, cfg.mask_radius_px, k)
+                unc = decode.resolution_floor(refined_uncertainty_px(prob[b, li], c, peak, cfg.mask_radius_px, k), k)
                 result.legs[side].landmarks[lm] = replace(
                     old, x_px=float(xy[0]), y_px=float(xy[1]), uncertainty_px=unc,
                     flagged=bool(peak < cfg.flag_peak or unc > cfg.flag_factor * cfg.mask_radius_px * k))
