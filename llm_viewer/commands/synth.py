@@ -91,6 +91,10 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--seed and --start must be non-negative")
     if args.workers < 1:
         raise CommandError("--workers must be at least 1")
+    if args.exports < 0:
+        raise CommandError("--exports must be non-negative")
+    if args.exports_only and args.exports < 1:
+        raise CommandError("--exports-only needs --exports N (N >= 1)")
     from llm_viewer.core.store import Store, StoreError
     from llm_viewer.synth.params import SynthConfig, SynthConfigError
     from llm_viewer.synth.writer import build_case_document, fixed_timestamp
@@ -120,9 +124,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _generate(args: argparse.Namespace, store: Any, config: Any, build_case_document: Any,
               fixed_timestamp: Any) -> int:
-    from llm_viewer.synth.generator import case_id_for
-
     from llm_viewer.core.store import split_for_id
+    from llm_viewer.synth.generator import case_id_for
     from llm_viewer.synth.writer import export_id
 
     existing = {e.id for e in store.entries(check="none")}
@@ -136,10 +139,6 @@ def _generate(args: argparse.Namespace, store: Any, config: Any, build_case_docu
     indices = [i for i in range(args.start, args.start + args.count) if not done(i)]
     skipped = args.count - len(indices)
     progress = Progress(len(indices), enabled=not args.no_progress)
-    if args.exports < 0:
-        raise CommandError("--exports must be non-negative")
-    if args.exports_only and args.exports < 1:
-        raise CommandError("--exports-only needs --exports N (N >= 1)")
     jobs = [(args.seed, i, config, args.exports) for i in indices]
     if args.workers > 1 and len(jobs) > 1:
         import multiprocessing as mp
