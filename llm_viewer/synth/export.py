@@ -169,7 +169,7 @@ def sample_export_spec(rng: np.random.Generator, sides: tuple[str, ...] = SIDES,
                   spacing_known=bool(rng.random() < 0.2),
                   noise_sd=float(np.exp(rng.uniform(np.log(0.5), np.log(6.0)))) if rng.random() < 0.8 else 0.0,
                   resize=str(rng.choice(["area", "linear", "nearest"], p=[0.5, 0.3, 0.2])),
-                  moire_amplitude=float(rng.uniform(1.0, 5.0)) if rng.random() < 0.6 else 0.0,
+                  moire_amplitude=float(rng.uniform(1.5, 9.0)) if rng.random() < 0.7 else 0.0,
                   moire_period_mm=float(rng.uniform(2.0, 2.5)) * 392.0 / 256.0,
                   moire_vertical=bool(rng.random() < 0.7))
     if single:
