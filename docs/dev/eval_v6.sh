@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Evaluate the bundle of the version-6 round (docs/EVALUATION.md): generalization table, the paper's tables on
+# version 6's held-out set, the real ankle radiograph, realism of the exports, contact sheet.
+# Usage: bash docs/dev/eval_v6.sh WORKDIR [OLD_BUNDLE]   (WORKDIR holds the rendered held-out sets)
+set -euo pipefail
+W=${1:?work folder}
+PY=${PY:-.venv/bin/python}
+export OMP_WAIT_POLICY=PASSIVE
+$PY -m training.generalization --models resources/models/demo --out docs/evaluation/generalization --work "$W" \
+    --count 20 --threads 2 --title "The bundled model on every generator version and export format"
+if [ -n "${2:-}" ]; then
+  $PY -m training.generalization --models "$2" --out docs/evaluation/generalization/before --work "$W" \
+      --count 20 --threads 2 --title "Before: the version-5 bundle on the same sets"
+fi
+$PY -m training.evaluate --data "$W/v6-native" --models resources/models/demo --out docs/evaluation --split all \
+    --threads 2 --title "Bundled model on 20 held-out generator-version-6 studies (seed 9006, half size)"
+$PY -m training.real_check --models resources/models/demo --out docs/evaluation/rg3
+$PY ../shared/tools/realism.py --crop "$W"/v6-bilateral/images/* > docs/evaluation/realism_bilateral.txt
+$PY ../shared/tools/realism.py "$W"/v6-single_leg/images/* > docs/evaluation/realism_single_leg.txt
+$PY -m llm_viewer.synth.contact_sheet docs/synthetic_contact_sheet.png
