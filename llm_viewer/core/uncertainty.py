@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
+from .casefile import Case
 from .landmarks import Point
 from .metrics import alignment_class, compute_leg_metrics, cpak_type, validate_spacing
 from .sensitivity import metric_sensitivity
@@ -144,3 +145,51 @@ def borderline_classes(metrics: Mapping[str, object], intervals: Mapping[str, In
         types = {cpak_type(a, j) for a in (ahka.low, ahka.high) for j in (jlo.low, jlo.high)}
         out["cpak_type"] = len(types | {int(metrics["cpak_type"])}) > 1
     return out
+
+
+def case_uncertainty(case: Case) -> dict | None:
+    """The calibration summary a case file holds (``analysis.uncertainty``, written by the viewer's analysis):
+    ``{"calibrated", "coverage", "metric_factors", "radius90_px": {side: {landmark: r}}, "ood", ...}``, or
+    ``None`` when the case has none or it is uncalibrated."""
+    analysis = case.get("analysis")
+    unc = analysis.get("uncertainty") if isinstance(analysis, dict) else None
+    return unc if isinstance(unc, dict) and unc.get("calibrated") else None
+
+
+def case_radii_px(case: Case, side: str) -> dict[str, float | None]:
+    """Per landmark of ``side``: the model's 90 % radius (px) while the point is the model's, 0 for a point a
+    person placed or moved (their placement is taken as exact), ``None`` when unknown."""
+    unc = case_uncertainty(case)
+    stored = ((unc or {}).get("radius90_px") or {}).get(side) or {}
+    out: dict[str, float | None] = {}
+    for lm in case.landmarks(side):
+        if (case.provenance(side, lm) or {}).get("source") == "manual":
+            out[lm] = 0.0
+        else:
+            r = stored.get(lm)
+            out[lm] = float(r) if isinstance(r, (int, float)) and math.isfinite(float(r)) else None
+    return out
+
+
+def leg_intervals(
+    landmarks: Mapping[str, Point | Sequence[float]],
+    radii_px: Mapping[str, float | None],
+    side: str,
+    pixel_spacing_mm: Sequence[float] | None,
+    info: Mapping[str, object] | None,
+) -> tuple[dict[str, Interval], dict[str, bool | None]]:
+    """Intervals and borderline classes of one leg for display (viewer panel, PDF), never raising.
+
+    ``info`` is :func:`case_uncertainty`'s dict (coverage, metric factors); ``({}, {})`` without it or when the
+    geometry is degenerate.
+    """
+    if not info:
+        return {}, {}
+    try:
+        coverage = float(info.get("coverage") or DEFAULT_COVERAGE)
+        factors = {k: float(v) for k, v in dict(info.get("metric_factors") or {}).items()}
+        iv = metric_intervals(landmarks, radii_px, side, pixel_spacing_mm, coverage=coverage, factors=factors)
+        metrics = compute_leg_metrics(dict(landmarks), side, pixel_spacing_mm).as_dict()
+    except (ValueError, TypeError):
+        return {}, {}
+    return iv, borderline_classes(metrics, iv)
