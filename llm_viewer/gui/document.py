@@ -368,6 +368,7 @@ class Document(QtCore.QObject):
         model_id = str(getattr(result, "model_id", "unknown"))
         placed = 0
         replaced: list[dict[str, Any]] = []
+        applied: set[tuple[str, str]] = set()  # points this analysis placed (their radius is stored)
         self.proposals.clear()
         for side, leg in (getattr(result, "legs", None) or {}).items():
             for lm, pred in leg.landmarks.items():
@@ -389,6 +390,7 @@ class Document(QtCore.QObject):
                 self.case.set_prediction(side, lm, list(xy), model_id=model_id,
                                          score=pred.score, uncertainty_px=pred.uncertainty_px,
                                          flagged=bool(getattr(pred, "flagged", False)), record=False)
+                applied.add((side, lm))
         self.case.set_rois([{"side": r.side, "region": r.region, "box_px": [r.x0, r.y0, r.x1, r.y1],
                              "score": r.score} for r in (getattr(result, "rois", None) or [])])
         warnings = [str(w) for w in (getattr(result, "warnings", None) or [])]
@@ -400,7 +402,7 @@ class Document(QtCore.QObject):
             analysis["uncertainty"] = {
                 **unc.as_dict(), "metric_factors": dict(unc.metric_factors),
                 "radius90_px": {side: {lm: p.radius90_px for lm, p in leg.landmarks.items()
-                                       if getattr(p, "radius90_px", None) is not None}
+                                       if getattr(p, "radius90_px", None) is not None and (side, lm) in applied}
                                 for side, leg in (getattr(result, "legs", None) or {}).items()}}
         self.case.set("analysis", analysis)
         self.case.add_history("analyzed", by=self.actor, model_id=model_id, placed=placed, replaced=replaced,

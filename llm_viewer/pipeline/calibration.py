@@ -411,6 +411,13 @@ def apply_calibration(calibration: Calibration | None, norm: np.ndarray, result:
     return report
 
 
+def not_analysed_report(calibration: Calibration | None, reason: str) -> UncertaintyReport:
+    """The report of an image the engine refused (noise, empty, too small): out of distribution by definition."""
+    return UncertaintyReport(calibration is not None, calibration.coverage if calibration is not None else None,
+                             UNCALIBRATED_MESSAGE if calibration is None else "nothing analysed",
+                             NO_LEG_SCORE, True, [reason])
+
+
 def load_calibration(folder: str | Path, model_id: str) -> tuple[Calibration | None, str | None]:
     """``calibration.json`` of a bundle folder: ``(calibration, None)``, ``(None, None)`` when there is none,
     ``(None, warning)`` when it was made for other weights.

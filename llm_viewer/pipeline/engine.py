@@ -19,7 +19,7 @@ import torch
 from ..core.landmarks import REGION_LANDMARKS, REGIONS
 from . import decode
 from .bundle import MODEL_NAMES, load_bundle, load_state_dict_checked
-from .calibration import Calibration, apply_calibration, load_calibration
+from .calibration import Calibration, apply_calibration, load_calibration, not_analysed_report
 from .config import MASK_METHOD, BundleConfig, RegionModelConfig
 from .crop import (
     Box,
@@ -345,6 +345,7 @@ class InferenceEngine:
                                 device=self.device, image_size_px=(int(grey.shape[1]), int(grey.shape[0]))
                                 if grey is not None else (0, 0))
         if problem:
+            result.uncertainty = not_analysed_report(self.calibration, warnings[-1] if warnings else "not analysed")
             timings["total"] = time.perf_counter() - t_start
             report(1.0, "done")
             return result

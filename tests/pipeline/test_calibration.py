@@ -111,9 +111,9 @@ def test_calibrated_radius_is_factor_times_raw_and_grows_out_of_distribution(eng
     p = res.legs["right"].landmarks["knee_center"]
     assert p.radius90_px == pytest.approx(2.0 * math.sqrt(p.uncertainty_px ** 2 + 0.25), rel=1e-6)
     assert not p.ood
-    # Noise instead of legs: the intensity histogram is far from the reference, the image is flagged and
-    # every radius is inflated by the OOD score.
-    noise = np.random.default_rng(1).uniform(0, 1000, size=leg_image.shape).astype(np.float32)
+    # Smooth noise instead of legs (it passes the engine's random-noise check): the intensity histogram is far
+    # from the reference, the image is flagged and every radius is inflated by the OOD score.
+    noise = smooth_noise(leg_image.shape)
     res_n = engine.analyze(noise, detections=two_leg_boxes())
     assert res_n.uncertainty.ood_flagged and res_n.uncertainty.ood_score > 1
     assert any("outside what the model was trained on" in w for w in res_n.warnings)
@@ -122,11 +122,25 @@ def test_calibrated_radius_is_factor_times_raw_and_grows_out_of_distribution(eng
         2.0 * math.sqrt(q.uncertainty_px ** 2 + 0.25) * q.ood_score, rel=1e-6)
 
 
+def smooth_noise(shape, seed: int = 1) -> np.ndarray:
+    import cv2
+
+    raw = np.random.default_rng(seed).uniform(0, 1000, size=shape).astype(np.float32)
+    return cv2.GaussianBlur(raw, (0, 0), 6)
+
+
 def test_ood_fires_when_no_leg_is_found(engine):
     engine.calibration = make_calibration()
-    noise = np.random.default_rng(2).normal(size=(400, 200)).astype(np.float32)
-    res = engine.analyze(noise, detections=[])
+    res = engine.analyze(smooth_noise((400, 200), 2), detections=[])
     assert not res.legs and res.uncertainty.ood_flagged and "no leg found" in res.uncertainty.ood_reasons
+
+
+def test_an_image_the_engine_refuses_is_out_of_distribution(engine):
+    for cal in (make_calibration(), None):
+        engine.calibration = cal
+        res = engine.analyze(np.random.default_rng(3).uniform(0, 1000, size=(400, 200)).astype(np.float32))
+        assert not res.legs and res.uncertainty.ood_flagged and res.uncertainty.calibrated is (cal is not None)
+        assert "noise" in res.uncertainty.ood_reasons[0]
 
 
 def test_analyze_document_has_mm_radii_intervals_and_borderline(engine, leg_image):
@@ -159,7 +173,8 @@ def test_bundled_model_flags_noise_as_out_of_distribution():
     eng = InferenceEngine.from_bundle(None, device="cpu")
     if eng.calibration is None:  # a retrained bundle not calibrated yet: say how to fix it
         pytest.skip(eng.calibration_warning or "the demo bundle has no calibration.json; run training.calibrate")
-    noise = np.random.default_rng(0).uniform(0, 4095, size=(1536, 512)).astype(np.float32)
-    res = eng.analyze(noise)
-    assert res.uncertainty.calibrated and res.uncertainty.ood_flagged
-    assert all(p.ood for leg in res.legs.values() for p in leg.landmarks.values())
+    for noise in (np.random.default_rng(0).uniform(0, 4095, size=(1536, 512)).astype(np.float32),
+                  smooth_noise((1536, 512))):
+        res = eng.analyze(noise)
+        assert res.uncertainty.calibrated and res.uncertainty.ood_flagged
+        assert all(p.ood for leg in res.legs.values() for p in leg.landmarks.values())
