@@ -15,6 +15,7 @@ import argparse
 import csv
 import io
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -63,8 +64,11 @@ def result_document(image_path: str, image, result) -> dict:
     """Combine an :class:`AnalysisResult` with the image's spacing and the core metrics into the output JSON."""
     from ..core.landmarks import LANDMARK_IDS, SIDES
     from ..core.metrics import GeometryError, LandmarkError, LegMetrics, compute_leg_metrics, compute_study_metrics
+    from ..core.uncertainty import borderline_classes, metric_intervals
 
     spacing = list(image.pixel_spacing_mm) if image.pixel_spacing_mm else None
+    px_mm = math.sqrt(spacing[0] * spacing[1]) if spacing else None
+    unc = getattr(result, "uncertainty", None)
     legs: dict[str, dict] = {}
     leg_metrics: dict[str, LegMetrics | None] = {}
     for side in SIDES:
@@ -78,6 +82,12 @@ def result_document(image_path: str, image, result) -> dict:
             "unmeasured": {},
             "errors": [],
             "uncertainty_px": {lm: p.uncertainty_px for lm, p in lms.items()},
+            "radius90_px": {lm: p.radius90_px for lm, p in lms.items()},
+            "radius90_mm": {lm: (p.radius90_px * px_mm if p.radius90_px is not None and px_mm else None)
+                            for lm, p in lms.items()},
+            "ood_landmarks": sorted(lm for lm, p in lms.items() if p.ood),
+            "intervals": {},
+            "borderline": {"alignment": None, "cpak_type": None},
             "score": {lm: p.score for lm, p in lms.items()},
             "flagged": sorted(lm for lm, p in lms.items() if p.flagged),
             "missing_regions": list(leg.missing_regions),
@@ -95,6 +105,12 @@ def result_document(image_path: str, image, result) -> dict:
                 entry["metrics"] = m.as_dict()
                 entry["unmeasured"] = m.unmeasured_dict()
                 leg_metrics[side] = m
+                radii = {lm: p.radius90_px for lm, p in lms.items()}
+                if unc is not None and unc.calibrated and all(r is not None for r in radii.values()):
+                    iv = metric_intervals({lm: (p.x_px, p.y_px) for lm, p in lms.items()}, radii, side, spacing,
+                                          coverage=unc.coverage or 0.9, factors=unc.metric_factors)
+                    entry["intervals"] = {k: {**v.as_dict(), "text": v.text()} for k, v in iv.items()}
+                    entry["borderline"] = borderline_classes(entry["metrics"], iv)
             except (LandmarkError, GeometryError, ValueError) as exc:
                 entry["errors"].append(str(exc))
         legs[side] = entry
@@ -109,6 +125,9 @@ def result_document(image_path: str, image, result) -> dict:
         "rois": [{"side": r.side, "region": r.region, "box_px": [r.x0, r.y0, r.x1, r.y1], "score": r.score}
                  for r in result.rois],
         "mirrored_suspect": bool(getattr(result, "mirrored_suspect", False)),
+        "uncertainty": unc.as_dict() if unc is not None else
+        {"calibrated": False, "coverage": None, "message": "nothing analysed",
+         "ood": {"flagged": False, "score": None, "reasons": [], "message": None}},
         "warnings": list(result.warnings),
         "timings_s": dict(result.timings_s),
         "model_id": result.model_id,
@@ -116,6 +135,8 @@ def result_document(image_path: str, image, result) -> dict:
     }
 
 
+INTERVAL_CSV = ("hka_deg", "mldfa_deg", "mmpta_deg", "mldta_deg", "fva_deg", "jlca_deg")
+"""Metrics whose 90 % half-width goes into the CSV as ``<key>_pm``."""
 CSV_FIELDS_HEAD = ("image", "side", "pixel_spacing_row_mm", "pixel_spacing_col_mm", "spacing_source", "model_id")
 
 
@@ -138,6 +159,18 @@ def csv_rows(doc: dict) -> list[dict]:
             xy = leg["landmarks"].get(lm)
             row[f"{lm}_x_px"], row[f"{lm}_y_px"] = (xy if xy else (None, None))
             row[f"{lm}_uncertainty_px"] = leg["uncertainty_px"].get(lm)
+        for key in INTERVAL_CSV:
+            iv = leg.get("intervals", {}).get(key)
+            row[f"{key}_pm"] = iv["half_width"] if iv else None
+        border = leg.get("borderline", {})
+        row["alignment_borderline"] = border.get("alignment")
+        row["cpak_borderline"] = border.get("cpak_type")
+        for lm in LANDMARK_IDS:
+            row[f"{lm}_radius90_mm"] = leg.get("radius90_mm", {}).get(lm)
+        unc = doc.get("uncertainty") or {}
+        row["uncertainty_calibrated"] = unc.get("calibrated")
+        row["ood_flagged"] = (unc.get("ood") or {}).get("flagged")
+        row["ood_landmarks"] = ";".join(leg.get("ood_landmarks", []))
         row["flagged"] = ";".join(leg["flagged"])
         row["missing_regions"] = ";".join(leg["missing_regions"])
         row["errors"] = " | ".join(leg["errors"])
@@ -152,6 +185,8 @@ def _csv_fields() -> list[str]:
     fields = list(CSV_FIELDS_HEAD) + list(METRIC_KEYS) + ["lld_mm", "unmeasured"]
     for lm in LANDMARK_IDS:
         fields += [f"{lm}_x_px", f"{lm}_y_px", f"{lm}_uncertainty_px"]
+    fields += [f"{k}_pm" for k in INTERVAL_CSV] + ["alignment_borderline", "cpak_borderline"]
+    fields += [f"{lm}_radius90_mm" for lm in LANDMARK_IDS] + ["uncertainty_calibrated", "ood_flagged", "ood_landmarks"]
     return fields + ["flagged", "missing_regions", "errors"]
 
 

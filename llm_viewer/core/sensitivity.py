@@ -41,19 +41,24 @@ def metric_sensitivity(
     side: str,
     pixel_spacing_mm: Sequence[float] | None,
     step_mm: float = 0.01,
+    keys: Sequence[str] | None = None,
 ) -> Sensitivity:
     """Central-difference Jacobian of the angle metrics (and MAD) with respect to each landmark.
 
     Parameters
     ----------
     landmarks : Mapping
-        The nine landmarks in pixels.
+        The landmarks in pixels (all nine, or some: only those present get a gradient, and only the
+        metrics those allow, see ``core.metrics.METRIC_LANDMARKS``).
     side : str
         ``"right"`` or ``"left"``.
     pixel_spacing_mm : sequence of float or None
         ``[row_mm, column_mm]``; with unknown spacing derivatives are per pixel and ``mad_mm`` is omitted.
     step_mm : float
         Finite-difference step in mm.
+    keys : sequence of str, optional
+        Numeric metric keys to differentiate (default :data:`SENSITIVITY_KEYS`, ``mad_mm`` only with a
+        known spacing); a metric the landmarks do not allow is left out.
 
     Returns
     -------
@@ -61,10 +66,17 @@ def metric_sensitivity(
     """
     spacing = validate_spacing(pixel_spacing_mm)
     row, col = spacing if spacing is not None else (1.0, 1.0)
-    base = {lm: (p.x, p.y) if isinstance(p, Point) else (float(p[0]), float(p[1])) for lm, p in landmarks.items()}
-    keys = SENSITIVITY_KEYS if spacing is not None else ANGLE_KEYS
+    base = {lm: (p.x, p.y) if isinstance(p, Point) else (float(p[0]), float(p[1]))
+            for lm, p in landmarks.items() if p is not None}
+    wanted = tuple(keys) if keys is not None else SENSITIVITY_KEYS
+    if spacing is None:
+        wanted = tuple(k for k in wanted if not k.endswith("_mm"))
+    values = compute_leg_metrics(base, side, spacing).as_dict()
+    keys = tuple(k for k in wanted if isinstance(values.get(k), (int, float)) and not isinstance(values.get(k), bool))
     grad: dict[str, dict[str, tuple[float, float]]] = {k: {} for k in keys}
     for lm in LANDMARK_IDS:
+        if lm not in base:
+            continue
         x0, y0 = base[lm]
         d_px = ((step_mm / col, 0.0), (0.0, step_mm / row))
         partial: list[dict[str, float]] = []

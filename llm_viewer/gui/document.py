@@ -18,6 +18,7 @@ from PySide6 import QtCore
 from ..core.casefile import Case, save_case, utc_now
 from ..core.history import positions_at, record_approval
 from ..core.landmarks import LANDMARK_IDS, SIDES, Point
+from ..core.uncertainty import case_radii_px, case_uncertainty
 from .state import CaseMeasurement, DisplayPreset, measure_case_legs
 
 
@@ -97,6 +98,7 @@ class Document(QtCore.QObject):
         self.save_count = 0
         self._base: dict[str, dict[str, Point]] = {}
         self._prov: dict[tuple[str, str], dict[str, Any]] = {}
+        self._radii: dict[str, dict[str, float | None]] = {}
         self._measure_cache: dict = {}
         self._preview: dict[tuple[str, str], Point] = {}
         self._after_save: list[Callable[[Path], None]] = []
@@ -155,6 +157,10 @@ class Document(QtCore.QObject):
     def uncertainty_px(self, side: str, landmark: str) -> float | None:
         u = self.provenance(side, landmark).get("uncertainty_px")
         return float(u) if isinstance(u, (int, float)) else None
+
+    def radius90_px(self, side: str, landmark: str) -> float | None:
+        """The calibrated 90 % radius of the model's point (px; 0 for a hand-placed one, ``None`` uncalibrated)."""
+        return self._radii.get(side, {}).get(landmark)
 
     def is_flagged(self, side: str, landmark: str) -> bool:
         """The model marked this prediction as doubtful (and nobody has corrected it since)."""
@@ -362,6 +368,7 @@ class Document(QtCore.QObject):
         model_id = str(getattr(result, "model_id", "unknown"))
         placed = 0
         replaced: list[dict[str, Any]] = []
+        applied: set[tuple[str, str]] = set()  # points this analysis placed (their radius is stored)
         self.proposals.clear()
         for side, leg in (getattr(result, "legs", None) or {}).items():
             for lm, pred in leg.landmarks.items():
@@ -383,12 +390,21 @@ class Document(QtCore.QObject):
                 self.case.set_prediction(side, lm, list(xy), model_id=model_id,
                                          score=pred.score, uncertainty_px=pred.uncertainty_px,
                                          flagged=bool(getattr(pred, "flagged", False)), record=False)
+                applied.add((side, lm))
         self.case.set_rois([{"side": r.side, "region": r.region, "box_px": [r.x0, r.y0, r.x1, r.y1],
                              "score": r.score} for r in (getattr(result, "rois", None) or [])])
         warnings = [str(w) for w in (getattr(result, "warnings", None) or [])]
-        self.case.set("analysis", {"model_id": model_id, "device": str(getattr(result, "device", "")),
-                                   "warnings": warnings, "at": utc_now(),
-                                   "timings_s": dict(getattr(result, "timings_s", {}) or {})})
+        analysis = {"model_id": model_id, "device": str(getattr(result, "device", "")),
+                    "warnings": warnings, "at": utc_now(),
+                    "timings_s": dict(getattr(result, "timings_s", {}) or {})}
+        unc = getattr(result, "uncertainty", None)
+        if unc is not None and getattr(unc, "calibrated", False):  # radii and interval factors for ± (core)
+            analysis["uncertainty"] = {
+                **unc.as_dict(), "metric_factors": dict(unc.metric_factors),
+                "radius90_px": {side: {lm: p.radius90_px for lm, p in leg.landmarks.items()
+                                       if getattr(p, "radius90_px", None) is not None and (side, lm) in applied}
+                                for side, leg in (getattr(result, "legs", None) or {}).items()}}
+        self.case.set("analysis", analysis)
         self.case.add_history("analyzed", by=self.actor, model_id=model_id, placed=placed, replaced=replaced,
                               proposed=len(self.proposals))
         self.last_analysis = {"placed": placed, "replaced": len(replaced), "proposed": len(self.proposals)}
@@ -424,14 +440,19 @@ class Document(QtCore.QObject):
         legs = (self.case.get("legs") or {}) if self.case else {}
         self._prov = {(s, lm): dict(p or {}) for s, leg in legs.items()
                       for lm, p in ((leg or {}).get("provenance") or {}).items()}
+        calibrated = self.case is not None and case_uncertainty(self.case) is not None
+        self._radii = {s: case_radii_px(self.case, s) for s in self.case.sides} if calibrated else {}
 
     def _remeasure(self) -> None:
         if self.case is None:
             self.measurement = None
             return
         sides = [s for s in SIDES if self.points(s)]
+        info = None if self._preview else case_uncertainty(self.case)  # no ± while a point is dragged
+        radii = {s: case_radii_px(self.case, s) for s in sides} if info else None
         self.measurement = measure_case_legs({s: self.points(s) for s in sides}, self.case.pixel_spacing_mm,
-                                             self.case.spacing_source, cache=self._measure_cache)
+                                             self.case.spacing_source, cache=self._measure_cache,
+                                             radii_by_side=radii, uncertainty_info=info)
 
     def _after_edit(self, side: str) -> None:
         self._preview.clear()

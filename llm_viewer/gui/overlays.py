@@ -226,14 +226,28 @@ class LegOverlay(QtCore.QObject):
     def _update_ring(self, lm: str, p: Point | None) -> None:
         ring = self.rings[lm]
         unc = self.doc.uncertainty_px(self.side, lm) if p is not None else None
+        r90 = self.doc.radius90_px(self.side, lm) if p is not None else None
         spacing = self.doc.pixel_spacing_mm
         flagged = p is not None and self.doc.is_flagged(self.side, lm)
-        key = (p, unc, spacing, self.visible["uncertainty"], flagged)
+        key = (p, unc, r90, spacing, self.visible["uncertainty"], flagged)
         if self._ring_state.get(lm) == key:  # unchanged: no repaint
             return
         self._ring_state[lm] = key
         if p is None or unc is None or not self.visible["uncertainty"]:
             ring.setVisible(False)
+            return
+        if r90 is not None:  # calibrated: the 90 % radius, as an outline only, and only when it says something
+            if r90 <= 1.0:
+                ring.setVisible(False)
+                return
+            doubtful = flagged or ((r90 * spacing[1] > DOUBTFUL_MM) if spacing else r90 > 20.0)
+            pen = QtGui.QPen(QtGui.QColor(DOUBTFUL_COLOR if doubtful else self.color))
+            pen.setCosmetic(True)
+            pen.setWidthF(2.0 if doubtful else 1.2)
+            ring.setPen(pen)
+            ring.setBrush(QtGui.QBrush(QtCore.Qt.BrushStyle.NoBrush))
+            ring.setRect(QtCore.QRectF(p.x - r90, p.y - r90, 2 * r90, 2 * r90))
+            ring.setVisible(True)
             return
         r = max(2.0 * unc, 1.0)  # ~95 % radius for a Gaussian spread of sigma = uncertainty_px
         doubtful = flagged or ((unc * spacing[1] > DOUBTFUL_MM) if spacing else unc > 20.0)

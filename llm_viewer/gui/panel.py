@@ -147,7 +147,9 @@ class MeasurementsPanel(QtWidgets.QWidget):
                     placeholder = reason  # core's words, e.g. "needs diaphysis_center"
                 else:
                     placeholder = None
-                self._set(key, col, None if hidden else v, placeholder)
+                iv = leg.intervals.get(key) if leg is not None and v is not None and not hidden else None
+                self._set(key, col, None if hidden else v, placeholder,
+                          f"90 % interval: {iv.text()} (calibrated landmark radii)" if iv is not None else "")
         lld = m.lld_mm if m else None
         if m is not None and not calibrated:
             self._set("lld_mm", 1, None, "hidden")
@@ -167,9 +169,15 @@ class MeasurementsPanel(QtWidgets.QWidget):
                 parts.append(f"<b>{side.capitalize()}</b>: —")
                 continue
             md = leg.metrics
-            hka = f"HKA {md.hka_deg:.1f}°" if md.hka_deg is not None else f"HKA {md.reason('hka_deg')}"
+            iv = leg.intervals.get("hka_deg")
+            hka = (f"HKA {iv.text()}" if iv is not None and md.hka_deg is not None else
+                   f"HKA {md.hka_deg:.1f}°" if md.hka_deg is not None else f"HKA {md.reason('hka_deg')}")
             cpak = f"CPAK type {md.cpak_type}" if md.cpak_type is not None else f"CPAK {md.reason('cpak_type')}"
+            if md.cpak_type is not None and leg.borderline.get("cpak_type"):
+                cpak += " (borderline)"
             head = f"{md.alignment}, " if md.alignment is not None else ""
+            if md.alignment is not None and leg.borderline.get("alignment"):
+                head = f"{md.alignment} (borderline), "
             parts.append(f"<b>{side.capitalize()}</b>: {head}{hka}, {cpak}")
         if lld is not None and calibrated:
             parts.append(f"<b>LLD</b> (R − L): {lld:.1f} mm")
@@ -185,16 +193,17 @@ class MeasurementsPanel(QtWidgets.QWidget):
                                  "Calibrate with Tools ▸ Calibrate (ruler or ball).")
             self.warning.setVisible(True)
 
-    def _set(self, key: str, col: int, value: Any, placeholder: str | None) -> None:
+    def _set(self, key: str, col: int, value: Any, placeholder: str | None, interval_tip: str = "") -> None:
         it = self._items[(key, col)]
         self._raw[(key, col)] = value
         text = placeholder if (value is None and placeholder) else format_value(key, value)
         bad = isinstance(value, float) and out_of_range(key, value)
-        if self._shown.get((key, col)) == (text, bad):  # nothing visible changed: no repaint
+        if self._shown.get((key, col)) == (text, bad, interval_tip):  # nothing visible changed: no repaint
             return
-        self._shown[(key, col)] = (text, bad)
+        self._shown[(key, col)] = (text, bad, interval_tip)
         it.setText(text)
         it.setBackground(QtGui.QBrush(OUT_OF_RANGE_BG) if bad else QtGui.QBrush())
         unmeasured = value is None and placeholder is not None and placeholder != "hidden"
         it.setForeground(QtGui.QBrush(UNMEASURED_FG) if unmeasured else QtGui.QBrush())
-        it.setToolTip("outside the typical normal range" if bad else (f"not computed: {text}" if unmeasured else ""))
+        tip = "outside the typical normal range" if bad else (f"not computed: {text}" if unmeasured else "")
+        it.setToolTip("; ".join(t for t in (tip, interval_tip) if t))

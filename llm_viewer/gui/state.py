@@ -10,8 +10,9 @@ import hashlib
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from ..core.landmarks import LANDMARK_IDS, SIDES, Point
 from ..core.measurement import MeasurementError, measure_landmarks
 from ..core.metrics import LegMetrics, StudyMetrics, compute_study_metrics
 from ..core.plausibility import check_leg
+from ..core.uncertainty import leg_intervals
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,10 @@ class LegState:
     error: str | None
     implausible: tuple[str, ...] = ()
     """Messages of :func:`llm_viewer.core.plausibility.check_leg` (a point on the wrong structure?)."""
+    intervals: dict = field(default_factory=dict)
+    """``metric -> core.uncertainty.Interval`` (90 %) when the case has calibrated radii; else empty."""
+    borderline: dict = field(default_factory=dict)
+    """``{"alignment": bool | None, "cpak_type": bool | None}`` from :func:`core.uncertainty.leg_intervals`."""
 
     @property
     def missing(self) -> list[str]:
@@ -67,6 +73,8 @@ def measure_case_legs(
     pixel_spacing_mm: tuple[float, float] | None,
     spacing_source: str = "unknown",
     cache: dict | None = None,
+    radii_by_side: Mapping[str, Mapping[str, float | None]] | None = None,
+    uncertainty_info: Mapping[str, Any] | None = None,
 ) -> CaseMeasurement:
     """Measure each leg on its own so that one incomplete leg does not hide the other.
 
@@ -81,6 +89,10 @@ def measure_case_legs(
     cache : dict, optional
         Reused between calls: a leg whose points and spacing did not change is not measured again (while
         one leg is dragged, the other costs nothing).
+    radii_by_side, uncertainty_info : Mapping, optional
+        Calibrated 90 % radii per landmark (px) and the case's calibration summary
+        (:func:`llm_viewer.core.uncertainty.case_radii_px` / ``case_uncertainty``): each leg then gets its
+        metric intervals and borderline classes from :func:`llm_viewer.core.uncertainty.leg_intervals`.
 
     Returns
     -------
@@ -93,11 +105,16 @@ def measure_case_legs(
         if side not in landmarks_by_side:
             continue
         pts = dict(landmarks_by_side[side])
-        key = (side, tuple(sorted(pts.items())), pixel_spacing_mm)
+        radii = dict((radii_by_side or {}).get(side) or {}) if uncertainty_info else {}
+        key = (side, tuple(sorted(pts.items())), pixel_spacing_mm, tuple(sorted(radii.items())))
         if cache is not None and key in cache:
             legs[side] = cache[key]
             continue
         legs[side] = _measure_leg(side, pts, pixel_spacing_mm)
+        if radii and legs[side].metrics is not None:
+            iv, border = leg_intervals({k: (p.x, p.y) for k, p in pts.items()}, radii, side, pixel_spacing_mm,
+                                       uncertainty_info)
+            legs[side] = replace(legs[side], intervals=iv, borderline=border)
         if cache is not None:
             if len(cache) > 64:
                 cache.clear()

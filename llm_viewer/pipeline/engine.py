@@ -19,6 +19,7 @@ import torch
 from ..core.landmarks import REGION_LANDMARKS, REGIONS
 from . import decode
 from .bundle import MODEL_NAMES, load_bundle, load_state_dict_checked
+from .calibration import Calibration, apply_calibration, load_calibration, not_analysed_report
 from .config import MASK_METHOD, BundleConfig, RegionModelConfig
 from .crop import (
     Box,
@@ -55,6 +56,15 @@ class LandmarkPrediction:
     uncertainty_px: float
     seg_peak_xy_px: tuple[float, float] | None
     flagged: bool = False
+    tta_spread_px: float = 0.0
+    """Test-time spread of the first stage (0 unless ``tta=True``)."""
+    radius90_px: float | None = None
+    """Calibrated radius (original px) that holds the true point with the calibration's probability (90 %);
+    ``None`` when the bundle has no calibration (:mod:`llm_viewer.pipeline.calibration`)."""
+    ood_score: float | None = None
+    """Distance from the calibration (training) distribution, 1 = threshold; ``None`` when uncalibrated."""
+    ood: bool = False
+    """The landmark (or its image) is unlike the calibration data: check it."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +131,10 @@ class AnalysisResult:
     mirrored_suspect: bool = False
     """Two legs whose anatomy both contradict their left/right positions (lateral sides towards the midline):
     panels mirrored one by one, or failed cues (see :class:`llm_viewer.pipeline.legs.LegAssignment`)."""
+    stage1_xy_px: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+    """``(side, landmark) -> (x, y)`` of the first stage, before refinement (what the calibration reads)."""
+    uncertainty: object | None = None
+    """:class:`llm_viewer.pipeline.calibration.UncertaintyReport`: calibration status and OOD flag."""
 
 
 def flag_landmarks(result: AnalysisResult) -> None:
@@ -200,8 +214,11 @@ class InferenceEngine:
 
     def __init__(self, config: BundleConfig, detector: torch.nn.Module, region_models: dict[str, torch.nn.Module],
                  *, device: str | torch.device = "auto", model_id: str = "untrained", tta: bool = False,
-                 refiner: Refiner | None = None) -> None:
+                 refiner: Refiner | None = None, calibration: Calibration | None = None) -> None:
         self.config = config
+        self.calibration = calibration
+        """Conformal radii and OOD references (``calibration.json`` in the bundle), or ``None``."""
+        self.calibration_warning: str | None = None
         self.refiner = refiner
         """Second-stage refinement models (``refine.json`` in the bundle), or ``None``."""
         self._device = device if isinstance(device, torch.device) else resolve_device(device)
@@ -232,7 +249,11 @@ class InferenceEngine:
             models[name] = module
         detector = models.pop("detector")
         refiner = Refiner.from_bundle_dir(bundle.path, device=dev)
-        return cls(cfg, detector, models, device=dev, model_id=bundle.model_id, tta=tta, refiner=refiner)
+        calibration, cal_warning = load_calibration(bundle.path, bundle.model_id)
+        engine = cls(cfg, detector, models, device=dev, model_id=bundle.model_id, tta=tta, refiner=refiner,
+                     calibration=calibration)
+        engine.calibration_warning = cal_warning
+        return engine
 
     @classmethod
     def from_config(cls, config: BundleConfig, device: str = "auto", *, seed: int = 0, tta: bool = False
@@ -324,6 +345,7 @@ class InferenceEngine:
                                 device=self.device, image_size_px=(int(grey.shape[1]), int(grey.shape[0]))
                                 if grey is not None else (0, 0))
         if problem:
+            result.uncertainty = not_analysed_report(self.calibration, warnings[-1] if warnings else "not analysed")
             timings["total"] = time.perf_counter() - t_start
             report(1.0, "done")
             return result
@@ -372,12 +394,19 @@ class InferenceEngine:
             timings[region] = time.perf_counter() - t0
             frac += 0.55 / len(REGIONS) * 0.98
             report(frac, f"{region} done")
+        result.stage1_xy_px = {(side, lm): (p.x_px, p.y_px) for side, leg in result.legs.items()
+                               for lm, p in leg.landmarks.items()}
         if refine and self.refiner is not None:
             t0 = time.perf_counter()
             self.refiner.apply(norm, result, self.config.regions)  # ends with flag_landmarks
             timings["refine"] = time.perf_counter() - t0
         else:
             flag_landmarks(result)
+        t0 = time.perf_counter()
+        apply_calibration(self.calibration, norm, result, self.config.regions, tta=self.tta)
+        if self.calibration_warning and self.calibration_warning not in warnings:
+            warnings.append(self.calibration_warning)
+        timings["calibration"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - t_start
         report(1.0, "done")
         return result
@@ -582,4 +611,4 @@ class InferenceEngine:
                 unc = decode.resolution_floor(unc, k)
                 flagged = peak < 0.5 or unc > 2 * r_orig
                 leg.landmarks[lm] = LandmarkPrediction(float(xy[0]), float(xy[1]), float(score), float(unc),
-                                                       peak_xy, bool(flagged))
+                                                       peak_xy, bool(flagged), tta_spread_px=spread)

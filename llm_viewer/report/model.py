@@ -14,6 +14,7 @@ from ..core.casefile import Case, load_case, sha256_file
 from ..core.landmarks import LANDMARK_IDS, SIDES, Point
 from ..core.measurement import MeasurementError, measure_landmarks
 from ..core.metrics import LegMetrics, StudyMetrics, compute_study_metrics
+from ..core.uncertainty import case_radii_px, case_uncertainty, leg_intervals
 
 SPACING_MEANING: dict[str, str] = {
     "PixelSpacing": "DICOM Pixel Spacing: calibrated at the patient plane by the modality.",
@@ -45,6 +46,10 @@ class LegReport:
     uncertainty_px: dict[str, float]
     manual: list[str]
     flagged: list[str] = field(default_factory=list)
+    intervals: dict = field(default_factory=dict)
+    """``metric -> core.uncertainty.Interval`` (90 %) when the case holds calibrated radii; else empty."""
+    borderline: dict = field(default_factory=dict)
+    """``{"alignment": bool | None, "cpak_type": bool | None}`` (core.uncertainty.borderline_classes)."""
 
     @property
     def mean_uncertainty_px(self) -> float | None:
@@ -129,7 +134,12 @@ def build_case_report(case_path: str | Path, *, check_image: bool = True) -> Cas
         except MeasurementError as exc:
             error = str(exc)
             warnings.append(f"{side} leg not measured: {exc}")
-        legs[side] = LegReport(side, lms, metrics, error, unc, manual, flagged)
+        intervals, borderline = ({}, {})
+        info = case_uncertainty(case)
+        if metrics is not None and info:
+            intervals, borderline = leg_intervals({k: (p.x, p.y) for k, p in lms.items()}, case_radii_px(case, side),
+                                                  side, spacing, info)
+        legs[side] = LegReport(side, lms, metrics, error, unc, manual, flagged, intervals, borderline)
     study = compute_study_metrics({s: leg.metrics for s, leg in legs.items()})
 
     image_path: Path | None = None

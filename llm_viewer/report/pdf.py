@@ -376,6 +376,11 @@ def _metrics_table(c, report: CaseReport, x: float, y: float, page_w: float) -> 
                     text, unmeasured = reason_cell(reason), True  # core's reason, e.g. "needs diaphysis_center"
                 else:
                     text = _fmt(key, value)
+                    iv = leg.intervals.get(key)
+                    if iv is not None and isinstance(value, float):
+                        text = iv.text()  # "183.9° ± 0.4°" (90 %, calibrated landmark radii)
+                    if key in ("alignment", "cpak_type") and leg.borderline.get(key):
+                        text += " (borderline)"
                 flag = out_of_range(key, value if isinstance(value, float) else None)
             if flag:
                 c.setFillColorRGB(0.8, 0.0, 0.0)
@@ -409,6 +414,10 @@ def _metrics_table(c, report: CaseReport, x: float, y: float, page_w: float) -> 
     c.setFont("Helvetica-Oblique", 7)
     c.drawString(x, y, "* outside the typical normal range. HKA < 180° varus, > 180° valgus; MAD > 0: load line "
                        "medial to the knee.")
+    if any(report.legs[s].intervals for s in sides):
+        y -= 9
+        c.drawString(x, y, "± : 90 % interval from the model's calibrated landmark radii (hand-placed points taken as "
+                           "exact); borderline: the interval crosses a class boundary.")
     for reason, marker in notes.items():
         y -= 9
         c.drawString(x, y, f"{marker} not computed: {reason}")
