@@ -36,6 +36,8 @@ def register(subparsers: Any) -> None:
                    help="also write this many clinical exports of each study (8-bit PNG/JPEG, 250-3000 px, "
                         "single-leg crops with black bars; ids <id>-x<k>; see docs/SYNTHETIC.md)")
     p.add_argument("--exports-only", action="store_true", help="write only the clinical exports, not the DICOM")
+    p.add_argument("--single-leg-rate", type=float, default=0.45,
+                   help="share of the clinical exports that are single-leg crops (default 0.45)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=run)
@@ -63,8 +65,8 @@ class Progress:
         sys.stderr.flush()
 
 
-def _work(job: tuple[int, int, Any, int]) -> tuple[Any, bytes, dict[str, bytes], list[tuple[dict, bytes, str]]]:
-    seed, index, config, n_exports = job
+def _work(job: tuple[int, int, Any, int, float]) -> tuple[Any, bytes, dict[str, bytes], list[tuple[dict, bytes, str]]]:
+    seed, index, config, n_exports, single_leg_rate = job
     import cv2
 
     cv2.setNumThreads(1)
@@ -74,7 +76,7 @@ def _work(job: tuple[int, int, Any, int]) -> tuple[Any, bytes, dict[str, bytes],
 
     case = generate_case(seed, config, index=index)
     exports = [(build_export_document(case, ex, k), ex.encoded, ex.suffix)
-               for k, ex in enumerate(clinical_exports(case, n_exports))]
+               for k, ex in enumerate(clinical_exports(case, n_exports, single_leg_rate=single_leg_rate))]
     data = dicom_bytes(case)
     masks = {side: encode_mask(m) for side, m in case.masks.items()}
     case.masks = {side: m[:1, :1] for side, m in case.masks.items()}  # sent back as PNG bytes
@@ -95,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--exports must be non-negative")
     if args.exports_only and args.exports < 1:
         raise CommandError("--exports-only needs --exports N (N >= 1)")
+    if not 0.0 <= args.single_leg_rate <= 1.0:
+        raise CommandError("--single-leg-rate must be between 0 and 1")
     from llm_viewer.core.store import Store, StoreError
     from llm_viewer.synth.params import SynthConfig, SynthConfigError
     from llm_viewer.synth.writer import build_case_document, fixed_timestamp
@@ -133,13 +137,13 @@ def _generate(args: argparse.Namespace, store: Any, config: Any, build_case_docu
     def done(i: int) -> bool:
         cid = case_id_for(args.seed, i)
         if args.exports_only:
-            return export_id(cid, 0) in existing
-        return cid in existing
+            return all(export_id(cid, k) in existing for k in range(args.exports))
+        return cid in existing and all(export_id(cid, k) in existing for k in range(args.exports))
 
     indices = [i for i in range(args.start, args.start + args.count) if not done(i)]
     skipped = args.count - len(indices)
     progress = Progress(len(indices), enabled=not args.no_progress)
-    jobs = [(args.seed, i, config, args.exports) for i in indices]
+    jobs = [(args.seed, i, config, args.exports, args.single_leg_rate) for i in indices]
     if args.workers > 1 and len(jobs) > 1:
         import multiprocessing as mp
 
@@ -158,7 +162,7 @@ def _generate(args: argparse.Namespace, store: Any, config: Any, build_case_docu
                                    created=fixed_timestamp(case), extra={"seed": case.seed, "index": case.index,
                                                                          "export_of": case.case_id},
                                    split=split_for_id(case.case_id, store.fractions))
-            if not args.exports_only:
+            if not args.exports_only and case.case_id not in existing:
                 doc = build_case_document(case)
                 store.add_case(case.case_id, doc, image_bytes=data, image_suffix=".dcm",
                                masks={f"diaphysis_{s}": m for s, m in masks.items()}, source="synthetic",

@@ -149,3 +149,20 @@ def test_synth_command_writes_clinical_exports_beside_each_study(tmp_path):
 def test_specs_are_plain_data():
     s = sample_export_spec(np.random.default_rng(0))
     assert dataclasses.replace(s) == s and isinstance(s.as_dict(), dict)
+
+
+def test_more_exports_can_be_added_to_a_store_later(tmp_path):
+    """``--exports-only --exports 2`` on a store that has each study and its first export adds only the second,
+    and ``--single-leg-rate 1`` makes it a single-leg crop."""
+    from llm_viewer.cli import main
+
+    out = tmp_path / "store"
+    assert main(["synth", "--count", "1", "--seed", "6", "--size", "small", "--exports", "1", "--out", str(out),
+                 "--no-progress"]) == 0
+    assert main(["synth", "--count", "1", "--seed", "6", "--size", "small", "--exports", "2", "--exports-only",
+                 "--single-leg-rate", "1", "--out", str(out), "--no-progress"]) == 0
+    store = Store.open(out)
+    ids = sorted(e.id for e in store.entries())
+    assert ids == ["synth-6-000000", "synth-6-000000-x0", "synth-6-000000-x1"]
+    x1 = store.load_case(next(e for e in store.entries() if e.id.endswith("-x1")))
+    assert x1.get("synthetic")["export"]["spec"]["kind"] == "single_leg"
