@@ -16,6 +16,7 @@ from ..core.landmarks import REGION_LANDMARKS, SIDES
 from .document import Document
 from .overlays import LegOverlay
 from .proposals import ProposalLayer
+from .state import dragged_window
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
@@ -78,6 +79,8 @@ class Canvas(pg.GraphicsView):
         self.proposals = ProposalLayer(doc, self.vb)
         self.center = 0.5
         self.width = 1.0
+        self.value_range: tuple[float, float] | None = None
+        self.default_window: tuple[float, float] = (0.5, 1.0)
         self.inverted = False
         self._shape: tuple[int, int] | None = None
         self.vb.sigWindowDrag.connect(self._on_window_drag)
@@ -89,9 +92,15 @@ class Canvas(pg.GraphicsView):
 
     # ------------------------------------------------------------------ image
     def show_image(self, pixels: np.ndarray, spacing_mm: tuple[float, float] | None, center: float,
-                   width: float) -> None:
-        """Upload the image once; later window changes only touch the levels."""
+                   width: float, value_range: tuple[float, float] | None = None) -> None:
+        """Upload the image once; later window changes only touch the levels.
+
+        ``value_range`` (the image's lowest and highest value, from the loading worker) sets the right-drag's
+        sensitivity; without it the current window's levels stand in.
+        """
         self.center, self.width = float(center), max(float(width), 1e-6)
+        self.default_window = (self.center, self.width)
+        self.value_range = (float(value_range[0]), float(value_range[1])) if value_range else None
         self.image_item.setImage(pixels, autoLevels=False, levels=self._levels())
         self._shape = (int(pixels.shape[0]), int(pixels.shape[1]))
         self.set_spacing(spacing_mm)
@@ -121,9 +130,12 @@ class Canvas(pg.GraphicsView):
         self.image_item.setLookupTable(lut)
 
     def _on_window_drag(self, dx: float, dy: float) -> None:
-        # One screen pixel changes the window by 0.5 % of its width: fine control at any bit depth.
-        step = self.width * 0.005
-        self.set_window(self.center - dy * step, max(self.width + dx * step * 2.0, 1e-6))
+        # Linear in the image's value range (1000 px sweep it): no compounding, no black-out.
+        self.set_window(*dragged_window(self.center, self.width, dx, dy, self.value_range or self._levels()))
+
+    def reset_window(self) -> None:
+        """Back to the image's default window (the DICOM VOI, else its full range)."""
+        self.set_window(*self.default_window)
 
     # ------------------------------------------------------------------ navigation
     def fit(self) -> None:

@@ -19,7 +19,7 @@ from .loader import LoadedCase, open_case
 from .panel import MeasurementsPanel
 from .review import ReviewMixin
 from .startpage import StartPage
-from .state import is_store_case, refresh_store_manifest
+from .state import is_store_case, refresh_store_manifest, value_range
 from .undo import PointEdit, ProposalDecision, RestoreVersion
 from .widgets import DisplayControls, LandmarkList, MessageBar, OverlayToggles, shortcuts_dialog
 from .worker import Worker, WorkerPool
@@ -229,6 +229,7 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         m.addSeparator()
         self.act_invert = self._action(m, "Invert", lambda on: self.set_inverted(on), QtGui.QKeySequence("I"),
                                        checkable=True)
+        self._action(m, "Reset window/level", self.canvas.reset_window, QtGui.QKeySequence("W"))
         m.addAction(self.side_dock.toggleViewAction())
         m.addAction(self.worklist_dock.toggleViewAction())
         m = mb.addMenu("&Analysis")
@@ -280,6 +281,7 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self.display.presetChosen.connect(self._apply_preset)
         self.display.windowEdited.connect(self.canvas.set_window)
         self.display.invertToggled.connect(self.set_inverted)
+        self.display.resetRequested.connect(self.canvas.reset_window)
         self.worklist.openRequested.connect(lambda p: self.open_path(p))
         self.cancel_button.clicked.connect(self.cancel_running)
         self.doc.saved.connect(lambda p: self.save_label.setText(f"saved ✓ {Path(p).name}"))
@@ -403,10 +405,9 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self.doc.set_case(lc.image, lc.case, lc.location.path, image_path=lc.image_path,
                           fallback=lc.location.fallback, presets=lc.presets)
         self.canvas.show_image(lc.image.pixels, lc.case.pixel_spacing_mm, lc.image.window.center,
-                               lc.image.window.width)
+                               lc.image.window.width, value_range=value_range(lc.presets))
         self.canvas.set_inverted(self.act_invert.isChecked())
-        self.display.presets.clear()
-        self.display.presets.addItems([pr.name for pr in lc.presets])
+        self.display.set_presets(lc.presets)
         self.display.show_window(lc.image.window.center, lc.image.window.width)
         stale = stale_approval(lc.case)
         if stale:
