@@ -14,7 +14,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core.landmarks import REGION_LANDMARKS, SIDES
 from .document import Document
-from .overlays import LegOverlay
+from .labels import marker_rect, place_labels
+from .overlays import GRAB_RADIUS_PX, LegOverlay
 from .proposals import ProposalLayer
 from .state import dragged_window
 
@@ -76,6 +77,14 @@ class Canvas(pg.GraphicsView):
         self.image_item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.vb.addItem(self.image_item)
         self.overlays = {side: LegOverlay(doc, side, self.vb) for side in SIDES}
+        self._layout_timer = QtCore.QTimer(self)
+        self._layout_timer.setSingleShot(True)
+        self._layout_timer.setInterval(0)  # once per pass of the event loop, however many changes came
+        self._layout_timer.timeout.connect(self.layout_labels)
+        for ov in self.overlays.values():
+            ov.layout_hook = self._layout_timer.start
+        self.placements: dict = {}
+        """The last label placement: ``(side, key) -> labels.Placement`` (screen pixels)."""
         self.proposals = ProposalLayer(doc, self.vb)
         self.center = 0.5
         self.width = 1.0
@@ -89,6 +98,87 @@ class Canvas(pg.GraphicsView):
     def _on_range_changed(self, *_args) -> None:
         for ov in self.overlays.values():
             ov.on_view_changed()
+
+    # ------------------------------------------------------------------ labels
+    def to_screen(self, x: float, y: float) -> tuple[float, float]:
+        """Image pixels -> screen (scene) pixels."""
+        p = self.vb.mapViewToScene(QtCore.QPointF(x, y))
+        return (p.x(), p.y())
+
+    def layout_labels(self) -> dict:
+        """Place the labels of both legs together: none covers another label or any marker; a moved label
+        gets a leader line to what it names; a landmark code with no free place is left out."""
+        self._layout_timer.stop()
+        requests, items = [], {}
+        obstacles = []
+        for ov in self.overlays.values():
+            for req, ti in ov.label_requests(self.to_screen):
+                requests.append(req)
+                items[req.key] = (ov, ti)
+            for x, y, r in ov.marker_points():
+                sx, sy = self.to_screen(x, y)
+                obstacles.append(marker_rect(sx, sy, r))
+        area = self.vb.sceneBoundingRect()
+        placements = place_labels(requests, obstacles, (area.left(), area.top(), area.right(), area.bottom()))
+        shown = set()
+        leaders: dict[str, tuple[list[float], list[float]]] = {s: ([], []) for s in self.overlays}
+        for ov in self.overlays.values():
+            ov.name_fits.clear()
+        for key, pl in placements.items():
+            ov, ti = items[key]
+            if key[1] in ov.name_labels:
+                ov.name_fits[key[1]] = pl.visible
+            if not pl.visible:
+                continue
+            v = self.vb.mapSceneToView(QtCore.QPointF(*pl.center))
+            ti.setPos(v.x(), v.y())
+            shown.add(id(ti))
+            if pl.leader is not None:
+                a = self.vb.mapSceneToView(QtCore.QPointF(pl.leader[0], pl.leader[1]))
+                b = self.vb.mapSceneToView(QtCore.QPointF(pl.leader[2], pl.leader[3]))
+                xs, ys = leaders[ov.side]
+                xs += [a.x(), b.x()]
+                ys += [a.y(), b.y()]
+        for side, ov in self.overlays.items():
+            for ti in ov.label_items():
+                on = id(ti) in shown
+                if ti.isVisible() != on:
+                    ti.setVisible(on)
+            xs, ys = leaders[side]
+            ov.leaders.setData(xs, ys)
+            ov.leaders.setVisible(bool(xs))
+        self.placements = placements
+        return placements
+
+    # ------------------------------------------------------------------ grabbing
+    def grab_candidate(self, sx: float, sy: float) -> tuple[str, str] | None:
+        """The landmark a press at screen ``(sx, sy)`` grabs: the nearest of the selected leg's markers within
+        the grab radius, else the nearest of any leg's (``None`` when no marker is that close)."""
+        best: dict[bool, tuple[float, tuple[str, str]]] = {}
+        for side, ov in self.overlays.items():
+            pts = self.doc.points(side) if self.doc.case else {}
+            for lm, t in ov.targets.items():
+                p = pts.get(lm)
+                if p is None or not t.isVisible():
+                    continue
+                tx, ty = self.to_screen(p.x, p.y)
+                d = float(np.hypot(tx - sx, ty - sy))
+                if d > max(GRAB_RADIUS_PX, t.scale / 2.0):
+                    continue
+                own = ov.selected is not None
+                if own not in best or d < best[own][0]:
+                    best[own] = (d, (side, lm))
+        choice = best.get(True) or best.get(False)
+        return None if choice is None else choice[1]
+
+    def mousePressEvent(self, ev: QtGui.QMouseEvent) -> None:  # noqa: N802 - Qt API
+        if ev.button() == QtCore.Qt.MouseButton.LeftButton:
+            scene = self.mapToScene(ev.position().toPoint())
+            choice = self.grab_candidate(scene.x(), scene.y())
+            for side, ov in self.overlays.items():  # the one to grab is on top, where grab areas overlap
+                for lm, t in ov.targets.items():
+                    t.setZValue(21 if (side, lm) == choice else 20)
+        super().mousePressEvent(ev)
 
     # ------------------------------------------------------------------ image
     def show_image(self, pixels: np.ndarray, spacing_mm: tuple[float, float] | None, center: float,
