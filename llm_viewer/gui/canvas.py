@@ -14,7 +14,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core.landmarks import REGION_LANDMARKS, SIDES
 from .document import Document
-from .labels import marker_rect, place_labels
+from ..core.labels import marker_rect, place_labels
 from .overlays import GRAB_RADIUS_PX, LegOverlay
 from .proposals import ProposalLayer
 from .state import dragged_window

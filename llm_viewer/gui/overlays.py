@@ -6,7 +6,7 @@ hip–ankle line, for drawing). Every number shown comes from the document's cor
 Labels follow the zoom (level of detail): zoomed out (the whole film on screen) the markers are small, no
 letter codes are written (only the selected point's name) and each knee gets one label, its HKA and class,
 on the lateral side; zoomed in, every landmark's code and every angle is written. Where labels go is decided
-by the canvas for both legs together (:mod:`llm_viewer.gui.labels`): no label covers another or a marker,
+by the canvas for both legs together (:mod:`llm_viewer.core.labels`): no label covers another or a marker,
 and one moved away from its place gets a leader line.
 """
 
@@ -20,7 +20,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..core.landmarks import LANDMARK_ABBREVIATIONS, LANDMARK_IDS, LANDMARK_LABELS, Point
 from ..core.overlay import OverlayLine, angle_labels, leg_lines
 from .document import Document
-from .labels import LabelRequest
+from ..core.labels import LabelRequest
 
 OVERLAY_KINDS: dict[str, str] = {
     "landmarks": "Landmarks",

@@ -162,7 +162,7 @@ def test_ring_uses_the_calibrated_radius_when_the_case_has_one(qtbot, make_windo
 
 
 def test_place_labels_moves_a_colliding_label_with_a_leader_and_drops_an_optional_one():
-    from llm_viewer.gui.labels import LabelRequest, marker_rect, overlap, place_labels
+    from llm_viewer.core.labels import LabelRequest, marker_rect, overlap, place_labels
 
     marker = marker_rect(100, 100, 7)
     reqs = [LabelRequest("a", (100, 100), (100, 100), (60, 16), 0, optional=False),  # wants to sit on the marker

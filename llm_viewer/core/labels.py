@@ -1,4 +1,6 @@
-"""Label placement without overlap, in screen pixels (Qt-free, shared by the canvas and its tests).
+"""Label placement without overlap (pure geometry shared by the viewer's canvas and the PDF report).
+
+Units are the renderer's: screen pixels in the viewer, points in the PDF (pass ``rings`` to suit).
 
 Each label asks for a place (its preferred centre) near the thing it names (its anchor); labels are placed
 one by one in priority order at the first candidate position, searched on rings around the preferred
@@ -72,9 +74,9 @@ def _nearest_on_rect(r: Rect, p: tuple[float, float]) -> tuple[float, float]:
     return (min(max(p[0], r[0]), r[2]), min(max(p[1], r[1]), r[3]))
 
 
-def _candidates(preferred: tuple[float, float]) -> Iterable[tuple[float, float]]:
+def _candidates(preferred: tuple[float, float], rings: Sequence[float]) -> Iterable[tuple[float, float]]:
     px, py = preferred
-    for d in RING_STEPS_PX:
+    for d in rings:
         if d == 0.0:
             yield preferred
             continue
@@ -88,7 +90,8 @@ def _inside(r: Rect, view: Rect | None) -> bool:
 
 
 def place_labels(requests: Sequence[LabelRequest], obstacles: Sequence[Rect] = (), view: Rect | None = None,
-                 ) -> dict[Hashable, Placement]:
+                 rings: Sequence[float] = RING_STEPS_PX, leader_min: float = LEADER_MIN_PX,
+                 gap: float = GAP_PX) -> dict[Hashable, Placement]:
     """Place ``requests`` so that no two labels and no label and obstacle overlap.
 
     Parameters
@@ -98,6 +101,8 @@ def place_labels(requests: Sequence[LabelRequest], obstacles: Sequence[Rect] = (
         Boxes no label may cover (markers).
     view : Rect, optional
         The visible area; positions outside it are tried last.
+    rings, leader_min, gap : optional
+        Search distances, the move beyond which a leader line is drawn, the free space around a label.
 
     Returns
     -------
@@ -106,7 +111,7 @@ def place_labels(requests: Sequence[LabelRequest], obstacles: Sequence[Rect] = (
     """
     placed: list[Rect] = []
     out: dict[Hashable, Placement] = {}
-    reach = RING_STEPS_PX[-1]
+    reach = rings[-1]
     for req in sorted(requests, key=lambda r: r.priority):
         here = rect_at(req.preferred, req.size)
         if view is not None and not overlap(here, view, reach):  # off screen: nothing to read, nothing to search
@@ -115,14 +120,14 @@ def place_labels(requests: Sequence[LabelRequest], obstacles: Sequence[Rect] = (
         # only what the search can reach is checked
         near = (here[0] - reach, here[1] - reach, here[2] + reach, here[3] + reach)
         obs = [o for o in obstacles if overlap(o, near)]
-        labs = [q for q in placed if overlap(q, near, GAP_PX)]
+        labs = [q for q in placed if overlap(q, near, gap)]
         best: tuple[float, float] | None = None
         fallback: tuple[float, float] | None = None
         w2, h2 = req.size[0] / 2.0, req.size[1] / 2.0
-        for cx, cy in _candidates(req.preferred):
+        for cx, cy in _candidates(req.preferred, rings):
             r = (cx - w2, cy - h2, cx + w2, cy + h2)
             if any(r[0] < o[2] and o[0] < r[2] and r[1] < o[3] and o[1] < r[3] for o in obs) or any(
-                    r[0] < q[2] + GAP_PX and q[0] < r[2] + GAP_PX and r[1] < q[3] + GAP_PX and q[1] < r[3] + GAP_PX
+                    r[0] < q[2] + gap and q[0] < r[2] + gap and r[1] < q[3] + gap and q[1] < r[3] + gap
                     for q in labs):
                 continue
             if _inside(r, view):
@@ -139,7 +144,7 @@ def place_labels(requests: Sequence[LabelRequest], obstacles: Sequence[Rect] = (
         r = rect_at(best, req.size)
         placed.append(r)
         leader = None
-        if math.hypot(best[0] - req.preferred[0], best[1] - req.preferred[1]) > LEADER_MIN_PX:
+        if math.hypot(best[0] - req.preferred[0], best[1] - req.preferred[1]) > leader_min:
             end = _nearest_on_rect(r, req.anchor)
             if math.hypot(end[0] - req.anchor[0], end[1] - req.anchor[1]) > 4.0:
                 leader = (req.anchor[0], req.anchor[1], end[0], end[1])
