@@ -103,6 +103,7 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self._load_token = 0
         self._loading = False
         self._calibration: CalibrationTool | None = None
+        self._running_note = ""
         self._manifest_timer = QtCore.QTimer(self)
         self._manifest_timer.setSingleShot(True)
         self._manifest_timer.setInterval(MANIFEST_DELAY_MS)
@@ -302,7 +303,8 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self.progress.show()
         self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
         self.progress.setFormat(message or "%p%")
-        self.status_label.setText(message)
+        note = self._running_note if self.analysis_worker is not None else ""
+        self.status_label.setText(f"{message}: {note}" if note else message)
 
     def _busy(self, on: bool, cancellable: bool = True) -> None:
         self.progress.setVisible(on)
@@ -444,7 +446,32 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         worker.signals.cancelled.connect(lambda: self.show_message("info", "Analysis cancelled"))
         worker.signals.finished.connect(self._on_analysis_finished)
         self._busy(True)
+        shown = self.shown_source()
+        if shown:  # while the model runs, say whose numbers these are and what happens to them
+            if accept_model:
+                self.show_message("info", f"The model is running. The numbers shown now are the {shown}; when the "
+                                          "model finishes (about 25 s on a CPU) its landmarks and numbers replace "
+                                          "them, and Ctrl+Z shows these again.")
+            else:
+                self.show_message("info", f"The model is running. The numbers shown are the {shown}; nothing is "
+                                          "replaced without your choice.")
+        self._running_note = f"the values shown are the {shown}" if shown else ""
+        self.status_label.setText("model running" + (f": {self._running_note}" if shown else ""))
         return self.pool.start(worker)
+
+    def shown_source(self) -> str | None:
+        """Whose landmarks the view shows now, in words ("ground truth of the case", "model's (fake-1)"...)."""
+        if not self.doc.is_open:
+            return None
+        sources = {str(self.doc.provenance(s, lm).get("source") or "unknown")
+                   for s in self.doc.case.sides for lm in self.doc.case.landmarks(s)}
+        if not sources:
+            return None
+        words = {"ground_truth": "ground truth of the case", "model": "model's values",
+                 "manual": "values of points placed or corrected by hand", "imported": "imported values"}
+        if len(sources) == 1:
+            return words.get(next(iter(sources)), f"{next(iter(sources))} values")
+        return "values of " + ", ".join(sorted(s.replace("_", " ") for s in sources)) + " points"
 
     def _on_analysis(self, outcome: AnalysisOutcome, case_path: Path | None, accept_model: bool = False) -> None:
         if case_path != self.doc.case_path:  # another case was opened meanwhile
@@ -465,8 +492,8 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         if n and accept_model:
             kept = self.doc.case.status
             self.decide_proposals(accept=True, every=True)
-            self.show_message("info", f"Showing the model's landmarks ({msg}); the case's own {kept} points "
-                                      "(the ground truth of the demo) are one Ctrl+Z away.")
+            self.show_message("info", f"Now showing the model's landmarks and numbers ({msg}); the case's own "
+                                      f"{kept} points (the ground truth of the demo) are one Ctrl+Z away.")
         elif n:
             kept = "approved points" if self.doc.case.status == "approved" else "reviewed points"
             self.show_message("info", f"The model proposes new positions for {n} {kept} (hollow circles); nothing "
