@@ -22,7 +22,7 @@ from .state import dragged_window
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 ZOOM_REGIONS: tuple[str, ...] = ("hip", "knee", "ankle")
-_REGION_FRACTIONS = {"hip": (0.0, 0.25), "knee": (0.4, 0.62), "ankle": (0.8, 1.0)}
+_REGION_FRACTIONS = {"hip": (0.0, 0.25), "diaphysis": (0.2, 0.42), "knee": (0.4, 0.62), "ankle": (0.8, 1.0)}
 
 
 class RadiographViewBox(pg.ViewBox):
@@ -81,8 +81,13 @@ class Canvas(pg.GraphicsView):
         self._layout_timer.setSingleShot(True)
         self._layout_timer.setInterval(0)  # once per pass of the event loop, however many changes came
         self._layout_timer.timeout.connect(self.layout_labels)
+        self.placing = lambda: False
+        """Set by the window: True while a click places a point (a missing one selected, a tool active); a
+        click on a marker then goes to the image."""
         for ov in self.overlays.values():
             ov.layout_hook = self._layout_timer.start
+            for t in ov.targets.values():
+                t.click_through = lambda: self.placing()
         self.placements: dict = {}
         """The last label placement: ``(side, key) -> labels.Placement`` (screen pixels)."""
         self.proposals = ProposalLayer(doc, self.vb)
@@ -251,8 +256,9 @@ class Canvas(pg.GraphicsView):
     def zoom(self, factor: float) -> None:
         self.vb.scaleBy((1.0 / factor, 1.0 / factor))
 
-    def zoom_to(self, side: str, region: str) -> None:
-        """Zoom to the hip, knee or ankle of one leg (landmarks if placed, else the ROI, else a guess)."""
+    def zoom_to(self, side: str, region: str, context: float = 1.0) -> None:
+        """Zoom to the hip, knee or ankle of one leg (landmarks if placed, else the ROI, else a guess);
+        ``context`` > 1 shows that much more around the placed points (placing a missing one beside them)."""
         if self._shape is None:
             return
         h, w = self._shape
@@ -272,8 +278,9 @@ class Canvas(pg.GraphicsView):
             cy = h * (f0 + f1) / 2
             half = h * (f1 - f0) / 2
         spacing = self.doc.pixel_spacing_mm
-        min_half = (60.0 / spacing[1]) if spacing else w * 0.1  # at least 12 cm across
-        half = max(half * 1.6, min_half)
+        # at least 12 cm across (uncalibrated: about as much of a full-length film, 12 % of its height)
+        min_half = (60.0 / spacing[1]) if spacing else max(w * 0.1, h * 0.06)
+        half = max(half * 1.6, min_half) * (max(float(context), 1.0) if pts else 1.0)
         self.vb.setRange(QtCore.QRectF(cx - half, cy - half, 2 * half, 2 * half), padding=0.0)
 
     # ------------------------------------------------------------------ keys

@@ -17,6 +17,7 @@ from .canvas import ZOOM_REGIONS, Canvas
 from .document import Document
 from .loader import LoadedCase, open_case
 from .panel import MeasurementsPanel
+from .placement import PlacementTools
 from .review import ReviewMixin
 from .startpage import StartPage
 from .state import is_store_case, refresh_store_manifest, value_range
@@ -111,6 +112,8 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self._manifest_pending: Path | None = None
         self.setWindowTitle("llm-viewer")
         self._build_ui()
+        self.placement = PlacementTools(self)
+        self.canvas.placing = self._placing
         self._build_actions()
         self._connect()
         geom = self.settings.value("window/geometry")
@@ -251,6 +254,17 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self._action(m, "Calibrate with a ruler (line of known length)…", lambda: self.start_calibration("ruler"))
         self._action(m, "Calibrate with a ball (known diameter)…", lambda: self.start_calibration("ball"))
         self._action(m, "Use the image's DICOM spacing", self.use_dicom_spacing)
+        m.addSeparator()
+        self._action(m, "Place missing landmarks, one after the other (guided)",
+                     lambda: self.placement.start_guided() if self.doc.is_open else None, QtGui.QKeySequence("G"))
+        self._action(m, "Skip this landmark (guided placement)", lambda: self.placement.skip(),
+                     QtGui.QKeySequence("S"))
+        for text, tool, key in (("Femoral head: three clicks on its rim", "head", "C"),
+                                ("Femoral joint line: two clicks (condyles)", "femoral", "J"),
+                                ("Tibial plateau line: two clicks", "tibial", "K"),
+                                ("Malleolar line: two clicks", "malleolar", "M")):
+            self._action(m, text, lambda _c=False, t=tool: self.placement.start_tool(t) if self.doc.is_open else None,
+                         QtGui.QKeySequence(key))
         m = mb.addMenu("&Case")
         self._action(m, "Approve…", lambda: self.approve(), QtGui.QKeySequence("Ctrl+Return"))
         self._action(m, "Export report (PDF)…", lambda: self.export_report(), QtGui.QKeySequence("Ctrl+P"))
@@ -290,6 +304,8 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self.doc.caseChanged.connect(self._update_title)
         self.doc.approvalCleared.connect(lambda msg: self.show_message("warning", msg))
         self.doc.saved.connect(self._schedule_manifest)
+        self.placement.prompt.connect(lambda msg: self.show_message("info", msg))
+        self.placement.finished.connect(lambda msg: self.show_message("info", msg))
 
     # ================================================================== messages / status
     def show_message(self, level: str, text: str) -> None:
@@ -514,6 +530,8 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
             self.status_label.setText("cancelling…")
         elif self._calibration is not None:
             self._calibration.cancel()
+        elif self.placement.guided or self.placement.tool is not None:
+            self.placement.stop()
 
     # ================================================================== editing
     def select_landmark(self, side: str, lm: str, *, reveal: bool = False) -> None:
@@ -659,14 +677,42 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self.undo_stack.push(PointEdit(self.doc, side, lm, lambda: self.doc.reset_landmark(side, lm), "Reset"))
 
     def _on_image_clicked(self, x: float, y: float) -> None:
-        if self.selected is None or not self.doc.is_open:
+        if not self.doc.is_open:
+            return
+        h, w = self.doc.image.pixels.shape[:2]
+        if not (-0.5 <= x <= w - 0.5 and -0.5 <= y <= h - 0.5):
+            return
+        if self.placement.click(x, y):  # a construction tool (head circle, joint line) takes the click
+            return
+        if self.selected is None:
             return
         side, lm = self.selected
-        h, w = self.doc.image.pixels.shape[:2]
-        if self.doc.point(side, lm) is not None or not (-0.5 <= x <= w - 0.5 and -0.5 <= y <= h - 0.5):
+        if self.doc.point(side, lm) is not None:
             return
         self.undo_stack.push(PointEdit(self.doc, side, lm, lambda: self.doc.move_landmark(side, lm, (x, y)), "Place"))
-        self.cycle_to_next_missing()
+        if self.placement.guided:
+            self.placement.placed_one()  # the next missing landmark, zoomed there
+        else:
+            self.cycle_to_next_missing()
+
+    def _placing(self) -> bool:
+        """A click now places a point: a construction tool is active or the selected landmark is missing."""
+        if self.placement.tool is not None:
+            return True
+        return self.selected is not None and self.doc.is_open and self.doc.point(*self.selected) is None
+
+    def place_points(self, points: list[tuple[str, str, tuple[float, float]]], text: str) -> None:
+        """Place (or move) several landmarks by hand as one undo step (a joint line's two ends)."""
+        if not self.doc.is_open or not points:
+            return
+        self.undo_stack.beginMacro(text)
+        try:
+            for side, lm, xy in points:
+                xy = (float(xy[0]), float(xy[1]))
+                self.undo_stack.push(PointEdit(self.doc, side, lm,
+                                               lambda s=side, m=lm, p=xy: self.doc.move_landmark(s, m, p), "Place"))
+        finally:
+            self.undo_stack.endMacro()
 
     def cycle_to_next_missing(self) -> None:
         for side, lm in LANDMARK_ORDER:

@@ -92,6 +92,8 @@ class LandmarkTarget(pg.TargetItem):
         self.side = side
         self.landmark = landmark
         self._grab_shape: QtGui.QPainterPath | None = None
+        self.click_through = None
+        """Callable: when it returns True a click on this marker goes to the image (set by the canvas)."""
 
     def set_marker_size(self, size: float) -> None:
         if self.scale != size:
@@ -124,6 +126,9 @@ class LandmarkTarget(pg.TargetItem):
         super().viewTransformChanged()
 
     def mouseClickEvent(self, ev) -> None:  # noqa: N802 - Qt API
+        if self.click_through is not None and self.click_through():
+            ev.ignore()  # placing a missing point (or a tool's click) beside this one: the image takes the click
+            return
         if ev.button() == QtCore.Qt.MouseButton.LeftButton:
             ev.accept()
             self.sigClicked.emit(self)
