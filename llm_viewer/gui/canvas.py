@@ -22,6 +22,9 @@ from .state import dragged_window
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 ZOOM_REGIONS: tuple[str, ...] = ("hip", "knee", "ankle")
+MAGNIFIER_PX = 160
+"""Side of the magnifier shown under the cursor while placing a point (screen pixels)."""
+MAGNIFIER_ZOOM = 4.0
 _REGION_FRACTIONS = {"hip": (0.0, 0.25), "diaphysis": (0.2, 0.42), "knee": (0.4, 0.62), "ankle": (0.8, 1.0)}
 
 
@@ -81,6 +84,7 @@ class Canvas(pg.GraphicsView):
         self._layout_timer.setSingleShot(True)
         self._layout_timer.setInterval(0)  # once per pass of the event loop, however many changes came
         self._layout_timer.timeout.connect(self.layout_labels)
+        self.magnifier = self._build_magnifier()
         self.placing = lambda: False
         """Set by the window: True while a click places a point (a missing one selected, a tool active); a
         click on a marker then goes to the image."""
@@ -175,6 +179,69 @@ class Canvas(pg.GraphicsView):
                     best[own] = (d, (side, lm))
         choice = best.get(True) or best.get(False)
         return None if choice is None else choice[1]
+
+    # ------------------------------------------------------------------ magnifier (placing by hand)
+    def _build_magnifier(self) -> QtWidgets.QLabel:
+        lab = QtWidgets.QLabel(self.viewport())
+        lab.setFixedSize(MAGNIFIER_PX, MAGNIFIER_PX)
+        lab.setStyleSheet("border: 1px solid #7CFC00; background: black;")
+        lab.setAttribute(QtCore.Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        lab.hide()
+        return lab
+
+    def update_magnifier(self, pos: QtCore.QPoint | None) -> bool:
+        """While placing a point: the image around the cursor, enlarged MAGNIFIER_ZOOM times from the image's
+        own pixels (windowed as displayed), beside the cursor. Hidden otherwise; True when shown."""
+        img = self.image_item.image
+        if pos is None or img is None or not self.placing():
+            self.magnifier.hide()
+            return False
+        p = self.vb.mapSceneToView(self.mapToScene(pos))
+        scale = max(float(abs(self.vb.viewPixelSize()[0])), 1e-6)  # image px per screen px
+        half = max(2, int(round(MAGNIFIER_PX / (2.0 * MAGNIFIER_ZOOM) * scale)))
+        x, y = int(round(p.x())), int(round(p.y()))
+        h, w = img.shape[:2]
+        x0, y0 = max(x - half, 0), max(y - half, 0)
+        crop = np.asarray(img[y0:min(y + half, h), x0:min(x + half, w)], dtype=np.float32)
+        if crop.size == 0:
+            self.magnifier.hide()
+            return False
+        lo, hi = self._levels()
+        u8 = np.clip((crop - lo) * (255.0 / max(hi - lo, 1e-6)), 0, 255).astype(np.uint8)
+        if self.inverted:
+            u8 = 255 - u8
+        canvas = np.zeros((2 * half, 2 * half), np.uint8)
+        canvas[y0 - (y - half):y0 - (y - half) + u8.shape[0], x0 - (x - half):x0 - (x - half) + u8.shape[1]] = u8
+        canvas = np.ascontiguousarray(canvas)
+        qimg = QtGui.QImage(canvas.data, canvas.shape[1], canvas.shape[0], canvas.shape[1],
+                            QtGui.QImage.Format.Format_Grayscale8).copy()
+        pix = QtGui.QPixmap.fromImage(qimg).scaled(MAGNIFIER_PX, MAGNIFIER_PX,
+                                                  QtCore.Qt.AspectRatioMode.IgnoreAspectRatio,
+                                                  QtCore.Qt.TransformationMode.FastTransformation)
+        painter = QtGui.QPainter(pix)
+        painter.setPen(QtGui.QPen(QtGui.QColor("#7CFC00"), 1))
+        c = MAGNIFIER_PX // 2
+        painter.drawLine(c - 12, c, c - 3, c)
+        painter.drawLine(c + 3, c, c + 12, c)
+        painter.drawLine(c, c - 12, c, c - 3)
+        painter.drawLine(c, c + 3, c, c + 12)
+        painter.end()
+        self.magnifier.setPixmap(pix)
+        vp = self.viewport().rect()
+        mx = pos.x() + 24 if pos.x() + 24 + MAGNIFIER_PX < vp.width() else pos.x() - 24 - MAGNIFIER_PX
+        my = pos.y() - 24 - MAGNIFIER_PX if pos.y() - 24 - MAGNIFIER_PX > 0 else pos.y() + 24
+        self.magnifier.move(mx, my)
+        self.magnifier.show()
+        self.magnifier.raise_()
+        return True
+
+    def mouseMoveEvent(self, ev: QtGui.QMouseEvent) -> None:  # noqa: N802 - Qt API
+        self.update_magnifier(ev.position().toPoint())
+        super().mouseMoveEvent(ev)
+
+    def leaveEvent(self, ev: QtCore.QEvent) -> None:  # noqa: N802 - Qt API
+        self.magnifier.hide()
+        super().leaveEvent(ev)
 
     def mousePressEvent(self, ev: QtGui.QMouseEvent) -> None:  # noqa: N802 - Qt API
         if ev.button() == QtCore.Qt.MouseButton.LeftButton:

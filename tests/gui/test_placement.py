@@ -96,3 +96,25 @@ def test_constructions():
         circle_through((0, 0), (1, 1), (2, 2))
     assert lateral_medial((50.0, 0.0), (10.0, 0.0), "right") == ((10.0, 0.0), (50.0, 0.0))
     assert lateral_medial((50.0, 0.0), (10.0, 0.0), "left") == ((50.0, 0.0), (10.0, 0.0))
+
+
+def test_a_magnifier_follows_the_cursor_while_placing(qtbot, empty_case):
+    win = empty_case
+    canvas = win.canvas
+    vp = canvas.viewport()
+    centre = QtCore.QPoint(vp.width() // 2, vp.height() // 2)
+    QtTest.QTest.mouseMove(vp, centre)
+    qtbot.wait(10)
+    win.select_landmark("right", "knee_center")  # missing: a click places it
+    qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_G)
+    QtTest.QTest.mouseMove(vp, centre + QtCore.QPoint(5, 5))
+    qtbot.wait(10)
+    assert canvas.magnifier.isVisible() and canvas.magnifier.pixmap().width() == 160
+    assert not canvas.magnifier.geometry().contains(centre + QtCore.QPoint(5, 5))  # beside the cursor, not under it
+    qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_Escape)
+    for lm in list(small_landmarks()["right"]):
+        win.doc.move_landmark("right", lm, small_landmarks()["right"][lm])
+    win.select_landmark("right", "knee_center")  # placed now: no magnifier
+    QtTest.QTest.mouseMove(vp, centre + QtCore.QPoint(9, 9))
+    qtbot.wait(10)
+    assert not canvas.magnifier.isVisible()
