@@ -12,9 +12,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..core.labels import marker_rect, place_labels
 from ..core.landmarks import REGION_LANDMARKS, SIDES
 from .document import Document
-from ..core.labels import marker_rect, place_labels
 from .overlays import GRAB_RADIUS_PX, LegOverlay
 from .proposals import ProposalLayer
 from .state import dragged_window

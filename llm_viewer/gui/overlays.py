@@ -17,10 +17,10 @@ import math
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..core.labels import LabelRequest
 from ..core.landmarks import LANDMARK_ABBREVIATIONS, LANDMARK_IDS, LANDMARK_LABELS, Point
 from ..core.overlay import OverlayLine, angle_labels, leg_lines
 from .document import Document
-from ..core.labels import LabelRequest
 
 OVERLAY_KINDS: dict[str, str] = {
     "landmarks": "Landmarks",

@@ -58,7 +58,7 @@ def test_no_text_runs_off_the_page_and_page_one_has_a_legend(case_on_disk, tmp_p
     pages = [p for p in recorded["pages"] if p]
     assert len(pages) == 2
     for n, page in enumerate(pages, 1):
-        for kind, x0, _y, x1, text, size in (e for e in page if e[0] == "text"):
+        for _kind, x0, _y, x1, text, size in (e for e in page if e[0] == "text"):
             assert x0 >= MARGIN - 0.5 and x1 <= size[0] - MARGIN + 0.5, f"page {n}: {text!r} runs off the page"
     text = PdfReader(str(out)).pages[0].extract_text()
     assert "Legend" in text and "Hip-ankle (Mikulicz) load line" in text and "corrected by hand" in text
@@ -82,7 +82,7 @@ def test_inset_labels_inside_their_inset_and_clear_of_each_other_and_the_landmar
             if current[0] <= e[1] <= current[2] and current[1] <= e[2] <= current[3]:
                 dots.setdefault(current, []).append(e[1:3])
     labels = []
-    for kind, x0, y0, x1, text, _s in (e for e in page1 if e[0] == "text"):
+    for _kind, x0, y0, _x1, text, _s in (e for e in page1 if e[0] == "text"):
         if any(text.startswith(k) for k in ("HKA", "mLDFA", "mMPTA", "mLDTA", "FVA", "MAD")):
             labels.append((text, x0, y0))
     boxes = [e[1:] for e in page1 if e[0] == "box"]
