@@ -12,15 +12,20 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..core.labels import marker_rect, place_labels
 from ..core.landmarks import REGION_LANDMARKS, SIDES
 from .document import Document
-from .overlays import LegOverlay
+from .overlays import GRAB_RADIUS_PX, LegOverlay
 from .proposals import ProposalLayer
+from .state import dragged_window
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 ZOOM_REGIONS: tuple[str, ...] = ("hip", "knee", "ankle")
-_REGION_FRACTIONS = {"hip": (0.0, 0.25), "knee": (0.4, 0.62), "ankle": (0.8, 1.0)}
+MAGNIFIER_PX = 160
+"""Side of the magnifier shown under the cursor while placing a point (screen pixels)."""
+MAGNIFIER_ZOOM = 4.0
+_REGION_FRACTIONS = {"hip": (0.0, 0.25), "diaphysis": (0.2, 0.42), "knee": (0.4, 0.62), "ankle": (0.8, 1.0)}
 
 
 class RadiographViewBox(pg.ViewBox):
@@ -75,9 +80,25 @@ class Canvas(pg.GraphicsView):
         self.image_item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.vb.addItem(self.image_item)
         self.overlays = {side: LegOverlay(doc, side, self.vb) for side in SIDES}
+        self._layout_timer = QtCore.QTimer(self)
+        self._layout_timer.setSingleShot(True)
+        self._layout_timer.setInterval(0)  # once per pass of the event loop, however many changes came
+        self._layout_timer.timeout.connect(self.layout_labels)
+        self.magnifier = self._build_magnifier()
+        self.placing = lambda: False
+        """Set by the window: True while a click places a point (a missing one selected, a tool active); a
+        click on a marker then goes to the image."""
+        for ov in self.overlays.values():
+            ov.layout_hook = self._layout_timer.start
+            for t in ov.targets.values():
+                t.click_through = lambda: self.placing()
+        self.placements: dict = {}
+        """The last label placement: ``(side, key) -> labels.Placement`` (screen pixels)."""
         self.proposals = ProposalLayer(doc, self.vb)
         self.center = 0.5
         self.width = 1.0
+        self.value_range: tuple[float, float] | None = None
+        self.default_window: tuple[float, float] = (0.5, 1.0)
         self.inverted = False
         self._shape: tuple[int, int] | None = None
         self.vb.sigWindowDrag.connect(self._on_window_drag)
@@ -87,11 +108,161 @@ class Canvas(pg.GraphicsView):
         for ov in self.overlays.values():
             ov.on_view_changed()
 
+    # ------------------------------------------------------------------ labels
+    def to_screen(self, x: float, y: float) -> tuple[float, float]:
+        """Image pixels -> screen (scene) pixels."""
+        p = self.vb.mapViewToScene(QtCore.QPointF(x, y))
+        return (p.x(), p.y())
+
+    def layout_labels(self) -> dict:
+        """Place the labels of both legs together: none covers another label or any marker; a moved label
+        gets a leader line to what it names; a landmark code with no free place is left out."""
+        self._layout_timer.stop()
+        requests, items = [], {}
+        obstacles = []
+        for ov in self.overlays.values():
+            for req, ti in ov.label_requests(self.to_screen):
+                requests.append(req)
+                items[req.key] = (ov, ti)
+            for x, y, r in ov.marker_points():
+                sx, sy = self.to_screen(x, y)
+                obstacles.append(marker_rect(sx, sy, r))
+        area = self.vb.sceneBoundingRect()
+        placements = place_labels(requests, obstacles, (area.left(), area.top(), area.right(), area.bottom()))
+        shown = set()
+        leaders: dict[str, tuple[list[float], list[float]]] = {s: ([], []) for s in self.overlays}
+        for ov in self.overlays.values():
+            ov.name_fits.clear()
+        for key, pl in placements.items():
+            ov, ti = items[key]
+            if key[1] in ov.name_labels:
+                ov.name_fits[key[1]] = pl.visible
+            if not pl.visible:
+                continue
+            v = self.vb.mapSceneToView(QtCore.QPointF(*pl.center))
+            ti.setPos(v.x(), v.y())
+            shown.add(id(ti))
+            if pl.leader is not None:
+                a = self.vb.mapSceneToView(QtCore.QPointF(pl.leader[0], pl.leader[1]))
+                b = self.vb.mapSceneToView(QtCore.QPointF(pl.leader[2], pl.leader[3]))
+                xs, ys = leaders[ov.side]
+                xs += [a.x(), b.x()]
+                ys += [a.y(), b.y()]
+        for side, ov in self.overlays.items():
+            for ti in ov.label_items():
+                on = id(ti) in shown
+                if ti.isVisible() != on:
+                    ti.setVisible(on)
+            xs, ys = leaders[side]
+            ov.leaders.setData(xs, ys)
+            ov.leaders.setVisible(bool(xs))
+        self.placements = placements
+        return placements
+
+    # ------------------------------------------------------------------ grabbing
+    def grab_candidate(self, sx: float, sy: float) -> tuple[str, str] | None:
+        """The landmark a press at screen ``(sx, sy)`` grabs: the nearest of the selected leg's markers within
+        the grab radius, else the nearest of any leg's (``None`` when no marker is that close)."""
+        best: dict[bool, tuple[float, tuple[str, str]]] = {}
+        for side, ov in self.overlays.items():
+            pts = self.doc.points(side) if self.doc.case else {}
+            for lm, t in ov.targets.items():
+                p = pts.get(lm)
+                if p is None or not t.isVisible():
+                    continue
+                tx, ty = self.to_screen(p.x, p.y)
+                d = float(np.hypot(tx - sx, ty - sy))
+                if d > max(GRAB_RADIUS_PX, t.scale / 2.0):
+                    continue
+                own = ov.selected is not None
+                if own not in best or d < best[own][0]:
+                    best[own] = (d, (side, lm))
+        choice = best.get(True) or best.get(False)
+        return None if choice is None else choice[1]
+
+    # ------------------------------------------------------------------ magnifier (placing by hand)
+    def _build_magnifier(self) -> QtWidgets.QLabel:
+        lab = QtWidgets.QLabel(self.viewport())
+        lab.setFixedSize(MAGNIFIER_PX, MAGNIFIER_PX)
+        lab.setStyleSheet("border: 1px solid #7CFC00; background: black;")
+        lab.setAttribute(QtCore.Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        lab.hide()
+        return lab
+
+    def update_magnifier(self, pos: QtCore.QPoint | None) -> bool:
+        """While placing a point: the image around the cursor, enlarged MAGNIFIER_ZOOM times from the image's
+        own pixels (windowed as displayed), beside the cursor. Hidden otherwise; True when shown."""
+        img = self.image_item.image
+        if pos is None or img is None or not self.placing():
+            self.magnifier.hide()
+            return False
+        p = self.vb.mapSceneToView(self.mapToScene(pos))
+        scale = max(float(abs(self.vb.viewPixelSize()[0])), 1e-6)  # image px per screen px
+        half = max(2, int(round(MAGNIFIER_PX / (2.0 * MAGNIFIER_ZOOM) * scale)))
+        x, y = int(round(p.x())), int(round(p.y()))
+        h, w = img.shape[:2]
+        x0, y0 = max(x - half, 0), max(y - half, 0)
+        crop = np.asarray(img[y0:min(y + half, h), x0:min(x + half, w)], dtype=np.float32)
+        if crop.size == 0:
+            self.magnifier.hide()
+            return False
+        lo, hi = self._levels()
+        u8 = np.clip((crop - lo) * (255.0 / max(hi - lo, 1e-6)), 0, 255).astype(np.uint8)
+        if self.inverted:
+            u8 = 255 - u8
+        canvas = np.zeros((2 * half, 2 * half), np.uint8)
+        canvas[y0 - (y - half):y0 - (y - half) + u8.shape[0], x0 - (x - half):x0 - (x - half) + u8.shape[1]] = u8
+        canvas = np.ascontiguousarray(canvas)
+        qimg = QtGui.QImage(canvas.data, canvas.shape[1], canvas.shape[0], canvas.shape[1],
+                            QtGui.QImage.Format.Format_Grayscale8).copy()
+        pix = QtGui.QPixmap.fromImage(qimg).scaled(MAGNIFIER_PX, MAGNIFIER_PX,
+                                                  QtCore.Qt.AspectRatioMode.IgnoreAspectRatio,
+                                                  QtCore.Qt.TransformationMode.FastTransformation)
+        painter = QtGui.QPainter(pix)
+        painter.setPen(QtGui.QPen(QtGui.QColor("#7CFC00"), 1))
+        c = MAGNIFIER_PX // 2
+        painter.drawLine(c - 12, c, c - 3, c)
+        painter.drawLine(c + 3, c, c + 12, c)
+        painter.drawLine(c, c - 12, c, c - 3)
+        painter.drawLine(c, c + 3, c, c + 12)
+        painter.end()
+        self.magnifier.setPixmap(pix)
+        vp = self.viewport().rect()
+        mx = pos.x() + 24 if pos.x() + 24 + MAGNIFIER_PX < vp.width() else pos.x() - 24 - MAGNIFIER_PX
+        my = pos.y() - 24 - MAGNIFIER_PX if pos.y() - 24 - MAGNIFIER_PX > 0 else pos.y() + 24
+        self.magnifier.move(mx, my)
+        self.magnifier.show()
+        self.magnifier.raise_()
+        return True
+
+    def mouseMoveEvent(self, ev: QtGui.QMouseEvent) -> None:  # noqa: N802 - Qt API
+        self.update_magnifier(ev.position().toPoint())
+        super().mouseMoveEvent(ev)
+
+    def leaveEvent(self, ev: QtCore.QEvent) -> None:  # noqa: N802 - Qt API
+        self.magnifier.hide()
+        super().leaveEvent(ev)
+
+    def mousePressEvent(self, ev: QtGui.QMouseEvent) -> None:  # noqa: N802 - Qt API
+        if ev.button() == QtCore.Qt.MouseButton.LeftButton:
+            scene = self.mapToScene(ev.position().toPoint())
+            choice = self.grab_candidate(scene.x(), scene.y())
+            for side, ov in self.overlays.items():  # the one to grab is on top, where grab areas overlap
+                for lm, t in ov.targets.items():
+                    t.setZValue(21 if (side, lm) == choice else 20)
+        super().mousePressEvent(ev)
+
     # ------------------------------------------------------------------ image
     def show_image(self, pixels: np.ndarray, spacing_mm: tuple[float, float] | None, center: float,
-                   width: float) -> None:
-        """Upload the image once; later window changes only touch the levels."""
+                   width: float, value_range: tuple[float, float] | None = None) -> None:
+        """Upload the image once; later window changes only touch the levels.
+
+        ``value_range`` (the image's lowest and highest value, from the loading worker) sets the right-drag's
+        sensitivity; without it the current window's levels stand in.
+        """
         self.center, self.width = float(center), max(float(width), 1e-6)
+        self.default_window = (self.center, self.width)
+        self.value_range = (float(value_range[0]), float(value_range[1])) if value_range else None
         self.image_item.setImage(pixels, autoLevels=False, levels=self._levels())
         self._shape = (int(pixels.shape[0]), int(pixels.shape[1]))
         self.set_spacing(spacing_mm)
@@ -121,9 +292,12 @@ class Canvas(pg.GraphicsView):
         self.image_item.setLookupTable(lut)
 
     def _on_window_drag(self, dx: float, dy: float) -> None:
-        # One screen pixel changes the window by 0.5 % of its width: fine control at any bit depth.
-        step = self.width * 0.005
-        self.set_window(self.center - dy * step, max(self.width + dx * step * 2.0, 1e-6))
+        # Linear in the image's value range (1000 px sweep it): no compounding, no black-out.
+        self.set_window(*dragged_window(self.center, self.width, dx, dy, self.value_range or self._levels()))
+
+    def reset_window(self) -> None:
+        """Back to the image's default window (the DICOM VOI, else its full range)."""
+        self.set_window(*self.default_window)
 
     # ------------------------------------------------------------------ navigation
     def fit(self) -> None:
@@ -149,8 +323,9 @@ class Canvas(pg.GraphicsView):
     def zoom(self, factor: float) -> None:
         self.vb.scaleBy((1.0 / factor, 1.0 / factor))
 
-    def zoom_to(self, side: str, region: str) -> None:
-        """Zoom to the hip, knee or ankle of one leg (landmarks if placed, else the ROI, else a guess)."""
+    def zoom_to(self, side: str, region: str, context: float = 1.0) -> None:
+        """Zoom to the hip, knee or ankle of one leg (landmarks if placed, else the ROI, else a guess);
+        ``context`` > 1 shows that much more around the placed points (placing a missing one beside them)."""
         if self._shape is None:
             return
         h, w = self._shape
@@ -170,8 +345,9 @@ class Canvas(pg.GraphicsView):
             cy = h * (f0 + f1) / 2
             half = h * (f1 - f0) / 2
         spacing = self.doc.pixel_spacing_mm
-        min_half = (60.0 / spacing[1]) if spacing else w * 0.1  # at least 12 cm across
-        half = max(half * 1.6, min_half)
+        # at least 12 cm across (uncalibrated: about as much of a full-length film, 12 % of its height)
+        min_half = (60.0 / spacing[1]) if spacing else max(w * 0.1, h * 0.06)
+        half = max(half * 1.6, min_half) * (max(float(context), 1.0) if pts else 1.0)
         self.vb.setRange(QtCore.QRectF(cx - half, cy - half, 2 * half, 2 * half), padding=0.0)
 
     # ------------------------------------------------------------------ keys

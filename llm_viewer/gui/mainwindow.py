@@ -17,9 +17,10 @@ from .canvas import ZOOM_REGIONS, Canvas
 from .document import Document
 from .loader import LoadedCase, open_case
 from .panel import MeasurementsPanel
+from .placement import PlacementTools
 from .review import ReviewMixin
 from .startpage import StartPage
-from .state import is_store_case, refresh_store_manifest
+from .state import is_store_case, refresh_store_manifest, value_range
 from .undo import PointEdit, ProposalDecision, RestoreVersion
 from .widgets import DisplayControls, LandmarkList, MessageBar, OverlayToggles, shortcuts_dialog
 from .worker import Worker, WorkerPool
@@ -103,6 +104,7 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self._load_token = 0
         self._loading = False
         self._calibration: CalibrationTool | None = None
+        self._running_note = ""
         self._manifest_timer = QtCore.QTimer(self)
         self._manifest_timer.setSingleShot(True)
         self._manifest_timer.setInterval(MANIFEST_DELAY_MS)
@@ -110,6 +112,8 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self._manifest_pending: Path | None = None
         self.setWindowTitle("llm-viewer")
         self._build_ui()
+        self.placement = PlacementTools(self)
+        self.canvas.placing = self._placing
         self._build_actions()
         self._connect()
         geom = self.settings.value("window/geometry")
@@ -229,6 +233,7 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         m.addSeparator()
         self.act_invert = self._action(m, "Invert", lambda on: self.set_inverted(on), QtGui.QKeySequence("I"),
                                        checkable=True)
+        self._action(m, "Reset window/level", self.canvas.reset_window, QtGui.QKeySequence("W"))
         m.addAction(self.side_dock.toggleViewAction())
         m.addAction(self.worklist_dock.toggleViewAction())
         m = mb.addMenu("&Analysis")
@@ -249,6 +254,17 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self._action(m, "Calibrate with a ruler (line of known length)…", lambda: self.start_calibration("ruler"))
         self._action(m, "Calibrate with a ball (known diameter)…", lambda: self.start_calibration("ball"))
         self._action(m, "Use the image's DICOM spacing", self.use_dicom_spacing)
+        m.addSeparator()
+        self._action(m, "Place missing landmarks, one after the other (guided)",
+                     lambda: self.placement.start_guided() if self.doc.is_open else None, QtGui.QKeySequence("G"))
+        self._action(m, "Skip this landmark (guided placement)", lambda: self.placement.skip(),
+                     QtGui.QKeySequence("S"))
+        for text, tool, key in (("Femoral head: three clicks on its rim", "head", "C"),
+                                ("Femoral joint line: two clicks (condyles)", "femoral", "J"),
+                                ("Tibial plateau line: two clicks", "tibial", "K"),
+                                ("Malleolar line: two clicks", "malleolar", "M")):
+            self._action(m, text, lambda _c=False, t=tool: self.placement.start_tool(t) if self.doc.is_open else None,
+                         QtGui.QKeySequence(key))
         m = mb.addMenu("&Case")
         self._action(m, "Approve…", lambda: self.approve(), QtGui.QKeySequence("Ctrl+Return"))
         self._action(m, "Export report (PDF)…", lambda: self.export_report(), QtGui.QKeySequence("Ctrl+P"))
@@ -280,6 +296,7 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self.display.presetChosen.connect(self._apply_preset)
         self.display.windowEdited.connect(self.canvas.set_window)
         self.display.invertToggled.connect(self.set_inverted)
+        self.display.resetRequested.connect(self.canvas.reset_window)
         self.worklist.openRequested.connect(lambda p: self.open_path(p))
         self.cancel_button.clicked.connect(self.cancel_running)
         self.doc.saved.connect(lambda p: self.save_label.setText(f"saved ✓ {Path(p).name}"))
@@ -287,6 +304,8 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self.doc.caseChanged.connect(self._update_title)
         self.doc.approvalCleared.connect(lambda msg: self.show_message("warning", msg))
         self.doc.saved.connect(self._schedule_manifest)
+        self.placement.prompt.connect(lambda msg: self.show_message("info", msg))
+        self.placement.finished.connect(lambda msg: self.show_message("info", msg))
 
     # ================================================================== messages / status
     def show_message(self, level: str, text: str) -> None:
@@ -300,7 +319,8 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self.progress.show()
         self.progress.setValue(int(max(0.0, min(1.0, fraction)) * 1000))
         self.progress.setFormat(message or "%p%")
-        self.status_label.setText(message)
+        note = self._running_note if self.analysis_worker is not None else ""
+        self.status_label.setText(f"{message}: {note}" if note else message)
 
     def _busy(self, on: bool, cancellable: bool = True) -> None:
         self.progress.setVisible(on)
@@ -403,10 +423,9 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self.doc.set_case(lc.image, lc.case, lc.location.path, image_path=lc.image_path,
                           fallback=lc.location.fallback, presets=lc.presets)
         self.canvas.show_image(lc.image.pixels, lc.case.pixel_spacing_mm, lc.image.window.center,
-                               lc.image.window.width)
+                               lc.image.window.width, value_range=value_range(lc.presets))
         self.canvas.set_inverted(self.act_invert.isChecked())
-        self.display.presets.clear()
-        self.display.presets.addItems([pr.name for pr in lc.presets])
+        self.display.set_presets(lc.presets)
         self.display.show_window(lc.image.window.center, lc.image.window.width)
         stale = stale_approval(lc.case)
         if stale:
@@ -443,7 +462,32 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         worker.signals.cancelled.connect(lambda: self.show_message("info", "Analysis cancelled"))
         worker.signals.finished.connect(self._on_analysis_finished)
         self._busy(True)
+        shown = self.shown_source()
+        if shown:  # while the model runs, say whose numbers these are and what happens to them
+            if accept_model:
+                self.show_message("info", f"The model is running. The numbers shown now are the {shown}; when the "
+                                          "model finishes (about 25 s on a CPU) its landmarks and numbers replace "
+                                          "them, and Ctrl+Z shows these again.")
+            else:
+                self.show_message("info", f"The model is running. The numbers shown are the {shown}; nothing is "
+                                          "replaced without your choice.")
+        self._running_note = f"the values shown are the {shown}" if shown else ""
+        self.status_label.setText("model running" + (f": {self._running_note}" if shown else ""))
         return self.pool.start(worker)
+
+    def shown_source(self) -> str | None:
+        """Whose landmarks the view shows now, in words ("ground truth of the case", "model's (fake-1)"...)."""
+        if not self.doc.is_open:
+            return None
+        sources = {str(self.doc.provenance(s, lm).get("source") or "unknown")
+                   for s in self.doc.case.sides for lm in self.doc.case.landmarks(s)}
+        if not sources:
+            return None
+        words = {"ground_truth": "ground truth of the case", "model": "model's values",
+                 "manual": "values of points placed or corrected by hand", "imported": "imported values"}
+        if len(sources) == 1:
+            return words.get(next(iter(sources)), f"{next(iter(sources))} values")
+        return "values of " + ", ".join(sorted(s.replace("_", " ") for s in sources)) + " points"
 
     def _on_analysis(self, outcome: AnalysisOutcome, case_path: Path | None, accept_model: bool = False) -> None:
         if case_path != self.doc.case_path:  # another case was opened meanwhile
@@ -464,8 +508,8 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         if n and accept_model:
             kept = self.doc.case.status
             self.decide_proposals(accept=True, every=True)
-            self.show_message("info", f"Showing the model's landmarks ({msg}); the case's own {kept} points "
-                                      "(the ground truth of the demo) are one Ctrl+Z away.")
+            self.show_message("info", f"Now showing the model's landmarks and numbers ({msg}); the case's own "
+                                      f"{kept} points (the ground truth of the demo) are one Ctrl+Z away.")
         elif n:
             kept = "approved points" if self.doc.case.status == "approved" else "reviewed points"
             self.show_message("info", f"The model proposes new positions for {n} {kept} (hollow circles); nothing "
@@ -486,6 +530,8 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
             self.status_label.setText("cancelling…")
         elif self._calibration is not None:
             self._calibration.cancel()
+        elif self.placement.guided or self.placement.tool is not None:
+            self.placement.stop()
 
     # ================================================================== editing
     def select_landmark(self, side: str, lm: str, *, reveal: bool = False) -> None:
@@ -631,14 +677,42 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self.undo_stack.push(PointEdit(self.doc, side, lm, lambda: self.doc.reset_landmark(side, lm), "Reset"))
 
     def _on_image_clicked(self, x: float, y: float) -> None:
-        if self.selected is None or not self.doc.is_open:
+        if not self.doc.is_open:
+            return
+        h, w = self.doc.image.pixels.shape[:2]
+        if not (-0.5 <= x <= w - 0.5 and -0.5 <= y <= h - 0.5):
+            return
+        if self.placement.click(x, y):  # a construction tool (head circle, joint line) takes the click
+            return
+        if self.selected is None:
             return
         side, lm = self.selected
-        h, w = self.doc.image.pixels.shape[:2]
-        if self.doc.point(side, lm) is not None or not (-0.5 <= x <= w - 0.5 and -0.5 <= y <= h - 0.5):
+        if self.doc.point(side, lm) is not None:
             return
         self.undo_stack.push(PointEdit(self.doc, side, lm, lambda: self.doc.move_landmark(side, lm, (x, y)), "Place"))
-        self.cycle_to_next_missing()
+        if self.placement.guided:
+            self.placement.placed_one()  # the next missing landmark, zoomed there
+        else:
+            self.cycle_to_next_missing()
+
+    def _placing(self) -> bool:
+        """A click now places a point: a construction tool is active or the selected landmark is missing."""
+        if self.placement.tool is not None:
+            return True
+        return self.selected is not None and self.doc.is_open and self.doc.point(*self.selected) is None
+
+    def place_points(self, points: list[tuple[str, str, tuple[float, float]]], text: str) -> None:
+        """Place (or move) several landmarks by hand as one undo step (a joint line's two ends)."""
+        if not self.doc.is_open or not points:
+            return
+        self.undo_stack.beginMacro(text)
+        try:
+            for side, lm, xy in points:
+                xy = (float(xy[0]), float(xy[1]))
+                self.undo_stack.push(PointEdit(self.doc, side, lm,
+                                               lambda s=side, m=lm, p=xy: self.doc.move_landmark(s, m, p), "Place"))
+        finally:
+            self.undo_stack.endMacro()
 
     def cycle_to_next_missing(self) -> None:
         for side, lm in LANDMARK_ORDER:

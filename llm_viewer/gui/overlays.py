@@ -2,13 +2,22 @@
 
 Only line geometry is derived here (which points to join, where the perpendicular from the knee meets the
 hip–ankle line, for drawing). Every number shown comes from the document's core measurement.
+
+Labels follow the zoom (level of detail): zoomed out (the whole film on screen) the markers are small, no
+letter codes are written (only the selected point's name) and each knee gets one label, its HKA and class,
+on the lateral side; zoomed in, every landmark's code and every angle is written. Where labels go is decided
+by the canvas for both legs together (:mod:`llm_viewer.core.labels`): no label covers another or a marker,
+and one moved away from its place gets a leader line.
 """
 
 from __future__ import annotations
 
+import math
+
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..core.labels import LabelRequest
 from ..core.landmarks import LANDMARK_ABBREVIATIONS, LANDMARK_IDS, LANDMARK_LABELS, Point
 from ..core.overlay import OverlayLine, angle_labels, leg_lines
 from .document import Document
@@ -32,7 +41,15 @@ MANUAL_COLOR = "#ffb020"
 SELECTED_COLOR = "#ffffff"
 DOUBTFUL_COLOR = "#ff4040"
 ZOOMED_OUT_PX = 4.0
-"""Above this many image pixels per screen pixel the overview shows fewer labels."""
+"""Without a calibration: above this many image pixels per screen pixel the overview shows fewer labels."""
+ZOOMED_OUT_MM = 0.6
+"""With a calibration: above this many mm per screen pixel (a knee under ~130 px wide) the overview shows
+fewer labels. The whole film at fit zoom is about 1.5 mm per screen pixel, a knee zoom about 0.15."""
+MARKER_PX = 14
+"""Marker size zoomed in (screen pixels); zoomed out the markers are drawn smaller."""
+OVERVIEW_MARKER_PX = 9
+GRAB_RADIUS_PX = 10.0
+"""A press this close (screen pixels) to a marker grabs it."""
 DOUBTFUL_MM = 3.0
 """An uncertainty above this (mm; 20 px when uncalibrated) draws the ring in red."""
 
@@ -45,8 +62,8 @@ _LINE_STYLE = {
 }
 
 
-OVERVIEW_NAMES = ("femoral_head", "diaphysis_center", "knee_center")
-"""Landmarks still named when zoomed out (the knee and ankle points crowd each other at that scale)."""
+ANGLE_PRIORITY = {"hka_deg": 1, "mad_mm": 2, "mldfa_deg": 3, "mmpta_deg": 4, "mldta_deg": 5, "fva_deg": 6}
+"""Order in which angle labels get their place (the selected point's name comes first, the codes last)."""
 
 _LINE_GROUP = {
     "femoral_mechanical_axis": "mechanical",
@@ -62,7 +79,11 @@ _LINE_GROUP = {
 
 
 class LandmarkTarget(pg.TargetItem):
-    """A draggable landmark that also reports plain clicks (to select it)."""
+    """A draggable landmark that also reports plain clicks (to select it).
+
+    It is drawn as a crosshair but grabbed anywhere within :data:`GRAB_RADIUS_PX` of its centre; where the
+    grab areas of several markers overlap, the canvas raises the one to grab (the selected leg's nearest).
+    """
 
     sigClicked = QtCore.Signal(object)
 
@@ -70,8 +91,44 @@ class LandmarkTarget(pg.TargetItem):
         super().__init__(**kwargs)
         self.side = side
         self.landmark = landmark
+        self._grab_shape: QtGui.QPainterPath | None = None
+        self.click_through = None
+        """Callable: when it returns True a click on this marker goes to the image (set by the canvas)."""
+
+    def set_marker_size(self, size: float) -> None:
+        if self.scale != size:
+            self.prepareGeometryChange()
+            self.scale = size  # pyqtgraph's symbol size attribute
+            self._shape = self._grab_shape = None
+            self.update()
+
+    def paint(self, p, *_):  # noqa: D102 - the crosshair, not the (larger) grab area
+        p.setPen(self.currentPen)
+        p.setBrush(self.currentBrush)
+        p.drawPath(pg.TargetItem.shape(self))
+
+    def shape(self) -> QtGui.QPainterPath:  # noqa: D102 - the grab area: a disc in screen pixels
+        if self._grab_shape is None:
+            dt = self.deviceTransform_()
+            if dt is None:
+                return pg.TargetItem.shape(self)
+            dti = pg.functions.invertQTransform(dt)
+            c = dt.map(QtCore.QPointF(0, 0))
+            r = max(GRAB_RADIUS_PX, self.scale / 2.0)
+            disc = QtGui.QPainterPath()
+            disc.addEllipse(c, r, r)
+            self.prepareGeometryChange()
+            self._grab_shape = dti.map(disc)
+        return self._grab_shape
+
+    def viewTransformChanged(self) -> None:  # noqa: N802 - Qt API
+        self._grab_shape = None
+        super().viewTransformChanged()
 
     def mouseClickEvent(self, ev) -> None:  # noqa: N802 - Qt API
+        if self.click_through is not None and self.click_through():
+            ev.ignore()  # placing a missing point (or a tool's click) beside this one: the image takes the click
+            return
         if ev.button() == QtCore.Qt.MouseButton.LeftButton:
             ev.accept()
             self.sigClicked.emit(self)
@@ -124,21 +181,32 @@ class LegOverlay(QtCore.QObject):
         self._ring_state: dict[str, tuple] = {}
         self._label_key: tuple | None = None
         self._zoomed_out = False
-        self._anchors: dict[str, tuple[float, float]] = {}
+        self._angle_wanted: dict[str, tuple[float, float, float, float]] = {}
+        """Angle label key -> (x, y) of its preferred centre and (x, y) of its vertex, image pixels."""
         self.targets: dict[str, LandmarkTarget] = {}
+        self.name_labels: dict[str, pg.TextItem] = {}
+        leader_color = QtGui.QColor(self.color)
+        leader_color.setAlpha(190)
+        self.leaders = pg.PlotCurveItem(pen=pg.mkPen(leader_color, width=1, style=QtCore.Qt.PenStyle.DotLine),
+                                        connect="pairs")
+        self.leaders.setZValue(24)
+        vb.addItem(self.leaders)
         for lm in LANDMARK_IDS:
             ring = QtWidgets.QGraphicsEllipseItem()
             ring.setZValue(15)
             vb.addItem(ring)
             self.rings[lm] = ring
-            t = LandmarkTarget(side, lm, size=14, symbol="crosshair", pen=pg.mkPen(self.color, width=2),
+            t = LandmarkTarget(side, lm, size=MARKER_PX, symbol="crosshair", pen=pg.mkPen(self.color, width=2),
                                hoverPen=pg.mkPen(SELECTED_COLOR, width=3), brush=(0, 0, 0, 0),
                                hoverBrush=(255, 255, 255, 40))
             t.setZValue(20)
             t.setVisible(False)  # drawn once the case has this point (no stray marker at 0, 0)
-            t.setLabel(LANDMARK_ABBREVIATIONS[lm], {"color": self.color, "offset": (10, -10),
-                                                    "anchor": (0, 1), "fill": (0, 0, 0, 120)})
             vb.addItem(t)
+            name = pg.TextItem(LANDMARK_ABBREVIATIONS[lm], color=self.color, fill=(0, 0, 0, 140), anchor=(0.5, 0.5))
+            name.setZValue(26)
+            name.setVisible(False)
+            vb.addItem(name)
+            self.name_labels[lm] = name
             t.sigPositionChanged.connect(self._on_drag)
             t.sigPositionChangeFinished.connect(self._on_drag_finished)
             t.sigClicked.connect(lambda item: self.sigSelected.emit(self.side, item.landmark))
@@ -150,6 +218,10 @@ class LegOverlay(QtCore.QObject):
             vb.addItem(ti)
             self.angle_labels[key] = ti
         self.roi_items: list[QtWidgets.QGraphicsRectItem] = []
+        self.name_fits: dict[str, bool] = {}
+        """Whether the last layout found a free place for each landmark's code."""
+        self.layout_hook = None
+        """Called when labels need placing again (set by the canvas, which places both legs' labels)."""
         doc.pointsChanged.connect(self._on_points_changed)
         doc.measurementChanged.connect(lambda _m: self.refresh_labels())
         doc.loaded.connect(self.refresh_all)
@@ -187,6 +259,7 @@ class LegOverlay(QtCore.QObject):
             self.refresh_geometry()
 
     def refresh_all(self) -> None:
+        self._zoomed_out = self.is_zoomed_out()
         self._ring_state.clear()
         self._label_key = None
         self._style_targets()
@@ -199,14 +272,34 @@ class LegOverlay(QtCore.QObject):
             manual = self.doc.is_manual(self.side, lm) if self.doc.case else False
             color = SELECTED_COLOR if lm == self.selected else (MANUAL_COLOR if manual else self.color)
             t.setPen(pg.mkPen(color, width=3 if lm == self.selected else 2))
-            label = t.label()
-            if label is not None:
-                name = LANDMARK_ABBREVIATIONS[lm] + (" ✎" if manual else "")
-                if lm == self.selected:
-                    name = f"{LANDMARK_ABBREVIATIONS[lm]} {LANDMARK_LABELS[lm]}" + (" (manual)" if manual else "")
+            t.set_marker_size(OVERVIEW_MARKER_PX if self._zoomed_out and lm != self.selected else MARKER_PX)
+            name = LANDMARK_ABBREVIATIONS[lm] + (" ✎" if manual else "")
+            if lm == self.selected:
+                name = f"{LANDMARK_ABBREVIATIONS[lm]} {LANDMARK_LABELS[lm]}" + (" (manual)" if manual else "")
+            label = self.name_labels[lm]
+            if label.toPlainText() != name or getattr(label, "_color", None) != color:
                 label.setText(name, color=color)
-                overview_ok = not self._zoomed_out or lm in OVERVIEW_NAMES or lm == self.selected
-                label.setVisible(self.visible["names"] and overview_ok)
+                label._color = color
+        self._request_layout()
+
+    def wants_name(self, lm: str) -> bool:
+        """Whether ``lm``'s code is written: zoomed in, or the selected point (level of detail)."""
+        return (self.visible["names"] and self.targets[lm].isVisible()
+                and (not self._zoomed_out or lm == self.selected))
+
+    def _request_layout(self) -> None:
+        """Labels shown follow the level of detail at once; where they go is decided by the canvas's next
+        layout pass (which may also leave out a code that finds no free place)."""
+        for lm, ti in self.name_labels.items():
+            on = self.wants_name(lm) and self.name_fits.get(lm, True)
+            if ti.isVisible() != on:
+                ti.setVisible(on)
+        for key, ti in self.angle_labels.items():
+            on = key in self._angle_wanted
+            if ti.isVisible() != on:
+                ti.setVisible(on)
+        if self.layout_hook is not None:
+            self.layout_hook()
 
     def refresh_geometry(self) -> None:
         pts = self.doc.points(self.side) if self.doc.case else {}
@@ -222,40 +315,49 @@ class LegOverlay(QtCore.QObject):
         finally:
             self._syncing = False
         self._update_lines(pts)
+        self._request_layout()
+
+    def ring_radius_px(self, lm: str) -> float | None:
+        """Radius of ``lm``'s uncertainty ring in image pixels: the calibrated 90 % radius when the case has
+        one, else twice the model's uncertainty (about 95 % for a Gaussian spread); ``None`` without either."""
+        r90 = self.doc.radius90_px(self.side, lm)
+        if r90 is not None:
+            return r90
+        unc = self.doc.uncertainty_px(self.side, lm)
+        return None if unc is None else 2.0 * unc
 
     def _update_ring(self, lm: str, p: Point | None) -> None:
+        """The ring is drawn only where it means something: larger on screen than the marker it surrounds,
+        as a thin outline with no fill, so the structure under it (the head's outline) stays visible."""
         ring = self.rings[lm]
-        unc = self.doc.uncertainty_px(self.side, lm) if p is not None else None
-        r90 = self.doc.radius90_px(self.side, lm) if p is not None else None
+        r = self.ring_radius_px(lm) if p is not None else None
         spacing = self.doc.pixel_spacing_mm
         flagged = p is not None and self.doc.is_flagged(self.side, lm)
-        key = (p, unc, r90, spacing, self.visible["uncertainty"], flagged)
+        marker = self.targets[lm].scale / 2.0
+        scale = self.image_px_per_screen_px()
+        on = p is not None and self.visible["uncertainty"] and self.visible["landmarks"]
+        if on and flagged:  # the model's own doubt: a halo just outside the marker at any zoom
+            r = max(r or 0.0, (marker + 5.0) * scale)
+        show = on and r is not None and (flagged or r / scale > marker + 2.0)
+        key = (p, r, spacing, show, flagged)
         if self._ring_state.get(lm) == key:  # unchanged: no repaint
             return
         self._ring_state[lm] = key
-        if p is None or unc is None or not self.visible["uncertainty"]:
+        if not show:
             ring.setVisible(False)
             return
-        if r90 is not None:  # calibrated: the 90 % radius, as an outline only, and only when it says something
-            if r90 <= 1.0:
-                ring.setVisible(False)
-                return
-            doubtful = flagged or ((r90 * spacing[1] > DOUBTFUL_MM) if spacing else r90 > 20.0)
-            pen = QtGui.QPen(QtGui.QColor(DOUBTFUL_COLOR if doubtful else self.color))
-            pen.setCosmetic(True)
-            pen.setWidthF(2.0 if doubtful else 1.2)
-            ring.setPen(pen)
-            ring.setBrush(QtGui.QBrush(QtCore.Qt.BrushStyle.NoBrush))
-            ring.setRect(QtCore.QRectF(p.x - r90, p.y - r90, 2 * r90, 2 * r90))
-            ring.setVisible(True)
-            return
-        r = max(2.0 * unc, 1.0)  # ~95 % radius for a Gaussian spread of sigma = uncertainty_px
-        doubtful = flagged or ((unc * spacing[1] > DOUBTFUL_MM) if spacing else unc > 20.0)
-        pen = QtGui.QPen(QtGui.QColor(DOUBTFUL_COLOR if doubtful else self.color))
+        r90 = self.doc.radius90_px(self.side, lm)
+        sigma = r90 if r90 is not None else r / 2.0  # the 90 % radius, else the model's uncertainty
+        doubtful = flagged or ((sigma * spacing[1] > DOUBTFUL_MM) if spacing else sigma > 20.0)
+        color = QtGui.QColor(DOUBTFUL_COLOR if doubtful else self.color)
+        color.setAlpha(200 if doubtful else 150)
+        pen = QtGui.QPen(color)
         pen.setCosmetic(True)
-        pen.setWidthF(2.5 if doubtful else 1.2)
+        pen.setWidthF(1.5 if doubtful else 1.0)
+        if doubtful:
+            pen.setStyle(QtCore.Qt.PenStyle.DashLine)
         ring.setPen(pen)
-        ring.setBrush(QtGui.QBrush(QtGui.QColor(255, 64, 64, 50) if doubtful else QtCore.Qt.BrushStyle.NoBrush))
+        ring.setBrush(QtGui.QBrush(QtCore.Qt.BrushStyle.NoBrush))
         ring.setRect(QtCore.QRectF(p.x - r, p.y - r, 2 * r, 2 * r))
         ring.setVisible(True)
 
@@ -287,19 +389,30 @@ class LegOverlay(QtCore.QObject):
             return 1.0
         return float(abs(sx)) or 1.0
 
+    def is_zoomed_out(self) -> bool:
+        """Whether the view is an overview (level of detail: small markers, no codes, the HKA only)."""
+        scale = self.image_px_per_screen_px()
+        spacing = self.doc.pixel_spacing_mm
+        return scale * float(spacing[1]) > ZOOMED_OUT_MM if spacing else scale > ZOOMED_OUT_PX
+
     def on_view_changed(self) -> None:
         """Zoom changed: label spacing follows the screen, and the overview shows fewer labels."""
-        zoomed_out = self.image_px_per_screen_px() > ZOOMED_OUT_PX
+        zoomed_out = self.is_zoomed_out()
         if zoomed_out != self._zoomed_out:
             self._zoomed_out = zoomed_out
             self._style_targets()
+        pts = self.doc.points(self.side) if self.doc.case else {}
+        for lm in self.targets:  # a ring is shown only when larger than its marker: that depends on the zoom
+            self._update_ring(lm, pts.get(lm))
         self.refresh_labels()
+        self._request_layout()
 
     def refresh_labels(self) -> None:
-        """Angle (and MAD) labels from core's measurement, at core's label positions.
+        """Angle (and MAD) labels from core's measurement, wanted at core's label positions.
 
         Zoomed out (the whole film on screen), only the HKA and its class are written beside each knee, on
         the lateral side, so the two legs' labels do not pile up; zoom in for every angle at its vertex.
+        Where each label finally goes is decided by the canvas (:meth:`label_requests`).
         """
         m = self.doc.measurement
         leg = m.legs.get(self.side) if m else None
@@ -311,34 +424,72 @@ class LegOverlay(QtCore.QObject):
         labels = []
         if leg is not None and leg.metrics is not None and self.visible["angles"]:
             labels = angle_labels(leg.landmarks, self.side, leg.metrics, offset_px=offset)
-        shown = set()
+        wanted: dict[str, tuple[float, float, float, float]] = {}
+        ankle = None
+        if "malleolus_lateral" in (leg.landmarks if leg else {}) and "malleolus_medial" in leg.landmarks:
+            a, b = leg.landmarks["malleolus_lateral"], leg.landmarks["malleolus_medial"]
+            ankle = ((a.x + b.x) / 2.0, (a.y + b.y) / 2.0)
         for lab in labels:
             ti = self.angle_labels.get(lab.key)
             if ti is None:
                 continue
-            x, y, anchor = lab.x, lab.y, (0.5, 0.5)
+            x, y = lab.x, lab.y
             text = lab.text
-            if lab.key == "hka_deg":
+            if lab.key == "hka_deg" and leg.metrics.alignment is not None:
                 text += f" {leg.metrics.alignment}"
+            k = leg.landmarks.get("knee_center")
+            vertex = ankle if lab.key == "mldta_deg" else ((k.x, k.y) if k is not None else (x, y))
             if self._zoomed_out:
                 if lab.key != "hka_deg":
                     continue
-                k = leg.landmarks["knee_center"]
                 lateral = -1.0 if self.side == "right" else 1.0  # image x of the patient's lateral side
                 x, y = k.x + lateral * offset * 0.6, k.y
-                anchor = (1.0, 0.5) if self.side == "right" else (0.0, 0.5)
             if ti.toPlainText() != text:
                 ti.setText(text, color=self.color)
-            if self._anchors.get(lab.key) != anchor:
-                self._anchors[lab.key] = anchor
-                ti.setAnchor(anchor)
-            ti.setPos(x, y)
-            if not ti.isVisible():
-                ti.setVisible(True)
-            shown.add(lab.key)
-        for key_, ti in self.angle_labels.items():
-            if key_ not in shown:
-                ti.setVisible(False)
+            wanted[lab.key] = (x, y, vertex[0], vertex[1]) if vertex else (x, y, x, y)
+        self._angle_wanted = wanted
+        self._request_layout()
+
+    # ------------------------------------------------------------------ label placement (by the canvas)
+    def label_requests(self, to_screen) -> list[tuple[LabelRequest, pg.TextItem]]:
+        """This leg's labels to place: ``to_screen(x, y)`` maps image pixels to screen pixels.
+
+        Zoomed out, the HKA label is the one that must show (the others are optional there); zoomed in every
+        angle must show and a landmark's code is left out when there is no free place for it.
+        """
+        out: list[tuple[LabelRequest, pg.TextItem]] = []
+        for key, (x, y, vx, vy) in self._angle_wanted.items():
+            ti = self.angle_labels[key]
+            size = _text_size(ti)
+            anchor = to_screen(vx, vy)
+            pref = to_screen(x, y)
+            if self._zoomed_out:  # beside the knee on the lateral side: the label's inner edge at the point
+                lateral = -1.0 if self.side == "right" else 1.0
+                pref = (pref[0] + lateral * size[0] / 2.0, pref[1])
+            out.append((LabelRequest((self.side, key), anchor, pref, size, ANGLE_PRIORITY.get(key, 9),
+                                     optional=False), ti))
+        pts = self.doc.points(self.side) if self.doc.case else {}
+        for i, lm in enumerate(self.targets):
+            p = pts.get(lm)
+            if p is None or not self.wants_name(lm):
+                continue
+            ti = self.name_labels[lm]
+            w, h = _text_size(ti)
+            ax, ay = to_screen(p.x, p.y)
+            gap = self.targets[lm].scale / 2.0 + 2.0
+            selected = lm == self.selected
+            out.append((LabelRequest((self.side, lm), (ax, ay), (ax + gap + w / 2.0, ay - gap - h / 2.0), (w, h),
+                                     0.0 if selected else 10.0 + i, optional=not selected), ti))
+        return out
+
+    def label_items(self) -> list[pg.TextItem]:
+        return [*self.angle_labels.values(), *self.name_labels.values()]
+
+    def marker_points(self) -> list[tuple[float, float, float]]:
+        """``(x, y, radius in screen px)`` of every marker drawn (obstacles for labels)."""
+        pts = self.doc.points(self.side) if self.doc.case else {}
+        return [(pts[lm].x, pts[lm].y, t.scale / 2.0 + 1.0) for lm, t in self.targets.items()
+                if t.isVisible() and lm in pts]
 
     def _label_offset_px(self) -> float:
         """Distance of a label from its vertex: ~17 mm, and at least 55 screen pixels."""
@@ -365,3 +516,9 @@ class LegOverlay(QtCore.QObject):
             rect.setZValue(5)
             self.vb.addItem(rect)
             self.roi_items.append(rect)
+
+
+def _text_size(ti: pg.TextItem) -> tuple[float, float]:
+    """Width and height of a text label in screen pixels (it is drawn unscaled)."""
+    r = ti.textItem.boundingRect()
+    return (math.ceil(r.width()), math.ceil(r.height()))

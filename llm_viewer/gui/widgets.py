@@ -7,6 +7,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..core.landmarks import LANDMARK_IDS, LANDMARK_LABELS, SIDES
 from .document import Document
 from .overlays import OVERLAY_KINDS, SIDE_COLORS
+from .state import CUSTOM_WINDOW, DisplayPreset, matching_preset
 
 SHORTCUTS: list[tuple[str, str]] = [
     ("Ctrl+O", "Open an image or case file"),
@@ -21,14 +22,18 @@ SHORTCUTS: list[tuple[str, str]] = [
     ("A / Shift+A", "Accept the model's proposal for the selected point / all proposals (undoable)"),
     ("D / Shift+D", "Reject the model's proposal for the selected point / all proposals"),
     ("Click on the image", "Place the selected landmark when it is missing"),
+    ("G", "Guided placement: each missing landmark in turn, zoomed there (S skips, Esc stops)"),
+    ("C", "Femoral head: three clicks on its rim give the centre"),
+    ("J / K / M", "Femoral condyle / tibial plateau / malleolar line: two clicks give both ends"),
     ("Backspace", "Reset the selected landmark to the model's prediction"),
     ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo (one step per finished drag)"),
     ("Wheel / left-drag", "Zoom / pan"),
-    ("Right-drag", "Window (horizontal) and level (vertical)"),
+    ("Right-drag", "Window (horizontal) and level (vertical); 1000 px sweep the image's value range"),
     ("F", "Fit the image to the window"),
     ("1 / 2 / 3", "Zoom to the right hip / knee / ankle"),
     ("4 / 5 / 6", "Zoom to the left hip / knee / ankle"),
     ("I", "Invert the display"),
+    ("W", "Reset the window/level to the image's default"),
     ("Ctrl+Return", "Approve the case (any later change withdraws the approval)"),
     ("Ctrl+P", "Export the PDF report of the case"),
     ("Page Down / Page Up", "Next / previous case in the worklist"),
@@ -162,17 +167,31 @@ class OverlayToggles(QtWidgets.QWidget):
 
 
 class DisplayControls(QtWidgets.QWidget):
-    """Window presets, centre/width and invert."""
+    """Window presets, centre/width, reset and invert.
+
+    The preset box follows the window: it names the preset the window is, or says "Custom" after a
+    right-drag or an edit.
+    """
 
     presetChosen = QtCore.Signal(int)
     windowEdited = QtCore.Signal(float, float)
     invertToggled = QtCore.Signal(bool)
+    resetRequested = QtCore.Signal()
 
     def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         form = QtWidgets.QFormLayout(self)
+        self._presets: list[DisplayPreset] = []
         self.presets = QtWidgets.QComboBox()
-        form.addRow("Preset", self.presets)
+        reset = QtWidgets.QPushButton("Reset (W)")
+        reset.setToolTip("Back to the image's default window (DICOM VOI)")
+        reset.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        reset.clicked.connect(self.resetRequested.emit)
+        self.reset_button = reset
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(self.presets, 1)
+        row.addWidget(reset)
+        form.addRow("Preset", row)
         self.center = QtWidgets.QDoubleSpinBox()
         self.width = QtWidgets.QDoubleSpinBox()
         for sb in (self.center, self.width):
@@ -187,16 +206,34 @@ class DisplayControls(QtWidgets.QWidget):
         hint = QtWidgets.QLabel("Right-drag on the image: horizontal = window, vertical = level.")
         hint.setWordWrap(True)
         form.addRow(hint)
-        self.presets.activated.connect(self.presetChosen.emit)
+        self.presets.activated.connect(self._on_activated)
         self.center.valueChanged.connect(lambda _v: self.windowEdited.emit(self.center.value(), self.width.value()))
         self.width.valueChanged.connect(lambda _v: self.windowEdited.emit(self.center.value(), self.width.value()))
         self.invert.toggled.connect(self.invertToggled.emit)
+
+    def set_presets(self, presets: list[DisplayPreset]) -> None:
+        """The image's presets, plus "Custom" (chosen by the box itself when the window is none of them)."""
+        self._presets = list(presets)
+        self.presets.blockSignals(True)
+        self.presets.clear()
+        self.presets.addItems([pr.name for pr in self._presets] + [CUSTOM_WINDOW])
+        self.presets.blockSignals(False)
+
+    def _on_activated(self, index: int) -> None:
+        if 0 <= index < len(self._presets):
+            self.presetChosen.emit(index)
+        else:  # "Custom" is a state, not a choice: show what the window is
+            self.show_window(self.center.value(), self.width.value())
 
     def show_window(self, center: float, width: float) -> None:
         for sb, v in ((self.center, center), (self.width, width)):
             sb.blockSignals(True)
             sb.setValue(v)
             sb.blockSignals(False)
+        i = matching_preset(self._presets, center, width)
+        self.presets.blockSignals(True)
+        self.presets.setCurrentIndex(len(self._presets) if i is None else i)
+        self.presets.blockSignals(False)
 
 
 def shortcuts_dialog(parent: QtWidgets.QWidget) -> QtWidgets.QDialog:

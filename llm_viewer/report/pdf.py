@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.labels import LabelRequest, marker_rect, place_labels
 from ..core.landmarks import LANDMARK_LABELS
 from ..core.metrics import METRIC_KEYS, METRIC_LABELS, normal_range_text, out_of_range
 from ..core.overlay import angle_labels, leg_lines
@@ -34,6 +35,14 @@ LINE_COLOURS = {
     "mad_segment": (1.0, 0.3, 0.3),
 }
 SIDE_COLOUR = {"right": (1.0, 0.35, 0.35), "left": (0.35, 0.65, 1.0)}
+MANUAL_COLOUR = (1.0, 0.55, 0.0)
+RING_COLOUR = (1.0, 0.9, 0.2)
+DOUBTFUL_COLOUR = (1.0, 0.1, 0.1)
+LABEL_FONT, LABEL_SIZE = "Helvetica-Bold", 6.5
+LABEL_H = 9.0
+LABEL_RINGS_PT = (0.0, 4.0, 8.0, 13.0, 19.0, 26.0, 34.0, 44.0, 56.0)
+"""Distances (points) at which an inset's angle label looks for a free place (:func:`core.labels.place_labels`)."""
+ANGLE_PRIORITY = {"hka_deg": 1, "mad_mm": 2, "mldfa_deg": 3, "mmpta_deg": 4, "mldta_deg": 5, "fva_deg": 6}
 
 
 @dataclass(frozen=True)
@@ -112,26 +121,116 @@ def _draw_overlays(c, frame: _Frame, report: CaseReport, *, labels: bool, point_
             x, y = frame.pt(p.x, p.y)
             manual = lm in leg.manual
             c.setStrokeColorRGB(*SIDE_COLOUR[side])
-            c.setFillColorRGB(*((1.0, 0.55, 0.0) if manual else SIDE_COLOUR[side]))
+            c.setFillColorRGB(*(MANUAL_COLOUR if manual else SIDE_COLOUR[side]))
             c.setLineWidth(line_width)
             c.circle(x, y, point_radius, stroke=1, fill=1)
             unc = leg.uncertainty_px.get(lm)
             if lm in leg.flagged:
-                c.setStrokeColorRGB(1.0, 0.1, 0.1)
+                c.setStrokeColorRGB(*DOUBTFUL_COLOUR)
                 c.circle(x, y, max((unc or 0) * frame.s, point_radius * 2.5), stroke=1, fill=0)
             elif unc is not None and unc * frame.s > point_radius * 1.5:
-                c.setStrokeColorRGB(1.0, 0.9, 0.2)
+                c.setStrokeColorRGB(*RING_COLOUR)
                 c.circle(x, y, unc * frame.s, stroke=1, fill=0)
-        if labels and leg.metrics is not None:  # only the angles core computed get a label
-            c.setFont("Helvetica-Bold", 6.5)
-            for lab in angle_labels(leg.landmarks, side, leg.metrics, offset_px=22 / frame.s):
-                x, y = frame.pt(lab.x, lab.y)
-                if frame.left <= x <= frame.left + frame.w and frame.bottom <= y <= frame.bottom + frame.h:
-                    width = c.stringWidth(lab.text, "Helvetica-Bold", 6.5)
-                    c.setFillColorRGB(0, 0, 0)
-                    c.rect(x - width / 2 - 1.5, y - 2.5, width + 3, 9, stroke=0, fill=1)
-                    c.setFillColorRGB(1, 1, 1)
-                    c.drawCentredString(x, y, lab.text)
+    if labels:
+        _draw_labels(c, frame, report, point_radius)
+
+
+def _draw_labels(c, frame: _Frame, report: CaseReport, point_radius: float) -> None:
+    """Angle labels of an inset, placed together so that none covers another label or a landmark, all inside
+    the inset (none clipped at its edge); a label moved from its place gets a thin leader line to its vertex.
+    Only the angles core computed get a label."""
+    inside = (frame.left + 1.0, frame.bottom + 1.0, frame.left + frame.w - 1.0, frame.bottom + frame.h - 1.0)
+
+    def visible(x: float, y: float) -> bool:
+        return inside[0] <= x <= inside[2] and inside[1] <= y <= inside[3]
+
+    requests, texts, obstacles = [], {}, []
+    for side in ordered_sides(report):
+        leg = report.legs[side]
+        for p in leg.landmarks.values():
+            x, y = frame.pt(p.x, p.y)
+            if visible(x, y):
+                obstacles.append(marker_rect(x, y, point_radius + 1.2))
+        if leg.metrics is None:
+            continue
+        lms = leg.landmarks
+        ankle = None
+        if "malleolus_lateral" in lms and "malleolus_medial" in lms:
+            a, b = lms["malleolus_lateral"], lms["malleolus_medial"]
+            ankle = ((a.x + b.x) / 2.0, (a.y + b.y) / 2.0)
+        knee = (lms["knee_center"].x, lms["knee_center"].y) if "knee_center" in lms else None
+        for lab in angle_labels(lms, side, leg.metrics, offset_px=22 / frame.s):
+            vertex = ankle if lab.key == "mldta_deg" else knee
+            if vertex is None:
+                continue
+            anchor = frame.pt(*vertex)
+            if not visible(*anchor):
+                continue
+            x, y = frame.pt(lab.x, lab.y)
+            w = c.stringWidth(lab.text, LABEL_FONT, LABEL_SIZE) + 3.0
+            requests.append(LabelRequest((side, lab.key), anchor, (x, y + 2.0), (w, LABEL_H),
+                                         ANGLE_PRIORITY.get(lab.key, 9), optional=False))
+            texts[(side, lab.key)] = lab.text
+    placed = place_labels(requests, obstacles, inside, rings=LABEL_RINGS_PT, leader_min=6.0, gap=1.0)
+    c.setFont(LABEL_FONT, LABEL_SIZE)
+    for key, pl in placed.items():
+        if not pl.visible:
+            continue
+        if pl.leader is not None:
+            c.setStrokeColorRGB(1, 1, 1)
+            c.setLineWidth(0.4)
+            c.setDash(1, 1)
+            c.line(*pl.leader)
+            c.setDash()
+        x0, y0, x1, y1 = pl.rect
+        c.setFillColorRGB(0, 0, 0)
+        c.rect(x0, y0, x1 - x0, y1 - y0, stroke=0, fill=1)
+        c.setFillColorRGB(1, 1, 1)
+        c.drawCentredString((x0 + x1) / 2.0, y0 + 2.5, texts[key])
+
+
+LEGEND_ITEMS: tuple[tuple[str, tuple[float, float, float], str], ...] = (
+    ("line", LINE_COLOURS["femoral_mechanical_axis"], "Femoral and tibial mechanical axes"),
+    ("line", LINE_COLOURS["mikulicz_line"], "Hip-ankle (Mikulicz) load line"),
+    ("dash", LINE_COLOURS["anatomical_femoral_axis"], "Anatomical femoral axis"),
+    ("line", LINE_COLOURS["femoral_joint_line"], "Joint lines (femoral, tibial, malleolar)"),
+    ("thick", LINE_COLOURS["mad_segment"], "Mechanical axis deviation (MAD)"),
+    ("dot", SIDE_COLOUR["right"], "Landmark, right leg"),
+    ("dot", SIDE_COLOUR["left"], "Landmark, left leg"),
+    ("dot", MANUAL_COLOUR, "Landmark corrected by hand"),
+    ("ring", RING_COLOUR, "Model uncertainty ring"),
+    ("ring", DOUBTFUL_COLOUR, "Flagged as doubtful by the model"),
+)
+"""The colour legend of page 1: what every line, dot and ring means."""
+
+
+def _legend(c, x: float, y: float, width: float) -> float:
+    """Draw the colour legend (two columns) with its top at ``y``; returns the y below it."""
+    c.setFillColorRGB(0, 0, 0)
+    c.setFont("Helvetica-Bold", 8)
+    c.drawString(x, y - 8, "Legend")
+    y -= 14
+    col_w = width / 2.0
+    rows = (len(LEGEND_ITEMS) + 1) // 2
+    c.setFont("Helvetica", 6.8)
+    for i, (kind, rgb, text) in enumerate(LEGEND_ITEMS):
+        cx = x + (i // rows) * col_w
+        cy = y - (i % rows) * 10.0
+        c.setStrokeColorRGB(*rgb)
+        c.setFillColorRGB(*rgb)
+        c.setLineWidth(1.6 if kind == "thick" else 0.9)
+        if kind == "dash":
+            c.setDash(3, 2)
+        if kind in ("line", "dash", "thick"):
+            c.line(cx, cy + 2.5, cx + 16, cy + 2.5)
+        elif kind == "dot":
+            c.circle(cx + 8, cy + 2.5, 2.0, stroke=0, fill=1)
+        else:
+            c.circle(cx + 8, cy + 2.5, 3.6, stroke=1, fill=0)
+        c.setDash()
+        c.setFillColorRGB(0, 0, 0)
+        c.drawString(cx + 21, cy, text)
+    return y - rows * 10.0
 
 
 def _inset_crops(report: CaseReport, shape: tuple[int, int]) -> list[tuple[str, str, tuple[float, float, float, float]]]:
@@ -252,6 +351,8 @@ def render_case_pdf(report: CaseReport, out_path: str | Path, options: ReportOpt
             c.setFillColorRGB(0, 0, 0)
             c.setFont("Helvetica-Bold", 8)
             c.drawString(cx, cy + dh + 3, f"{side.capitalize()} {region}")
+        legend_top = top - 3 * (cell_h + 14) - 4
+        _legend(c, col_x["right"], legend_top, page_w - margin - col_x["right"])
     else:
         c.setFont("Helvetica-Bold", 11)
         c.setFillColorRGB(0.7, 0, 0)
@@ -433,10 +534,23 @@ def _metrics_table(c, report: CaseReport, x: float, y: float, page_w: float) -> 
     y -= 12
     c.setFont("Helvetica", 8)
     sp = report.pixel_spacing_mm
-    c.drawString(x, y, f"Source: {report.spacing_source}; pixel spacing: "
-                       + (f"{sp[0]:.4f} x {sp[1]:.4f} mm (row x column)" if sp else "unknown"))
+    y = _wrapped(c, x, y, f"Source: {report.spacing_source}; pixel spacing: "
+                 + (f"{sp[0]:.4f} x {sp[1]:.4f} mm (row x column)" if sp else "unknown"), page_w - 2 * x)
     y -= 11
-    c.drawString(x, y, SPACING_MEANING.get(report.spacing_source, ""))
+    return _wrapped(c, x, y, SPACING_MEANING.get(report.spacing_source, ""), page_w - 2 * x)
+
+
+def _wrapped(c, x: float, y: float, text: str, width: float, font: str = "Helvetica", size: float = 8,
+             leading: float = 10.0) -> float:
+    """Draw ``text`` from baseline ``y`` wrapped to ``width``; returns the baseline of its last line."""
+    from reportlab.lib.utils import simpleSplit
+
+    lines = simpleSplit(text, font, size, width) or [""]
+    c.setFont(font, size)
+    for i, line in enumerate(lines):
+        if i:
+            y -= leading
+        c.drawString(x, y, line)
     return y
 
 
@@ -472,7 +586,7 @@ def _provenance(c, report: CaseReport, x: float, y: float, page_w: float) -> flo
     for w in report.warnings:
         y -= 11
         c.setFillColorRGB(0.8, 0, 0)
-        c.drawString(x, y, "Warning: " + w)
+        y = _wrapped(c, x, y, "Warning: " + w, page_w - 2 * x)
     c.setFillColorRGB(0, 0, 0)
     return y
 

@@ -1,0 +1,165 @@
+"""Placing landmarks by hand: a guided mode and construction tools (femoral head circle, joint lines).
+
+- *Guided placement* (G) asks for each missing landmark in turn, with the view zoomed to its region; a click
+  places it and the next one is asked for (S skips one, Esc stops).
+- *Femoral head circle* (C): three clicks on the head's rim; the circle through them gives the head's centre.
+- *Joint line* (J femoral condyles, K tibial plateau, M malleoli): two clicks give both ends; which one is
+  lateral and which medial follows from the leg's side.
+
+Every placement is one undo step (a joint line's two ends together). The geometry is in
+:mod:`llm_viewer.core.construct`; no metric is computed here.
+"""
+
+from __future__ import annotations
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from ..core.construct import JOINT_LINES, circle_through, lateral_medial
+from ..core.landmarks import LANDMARK_LABELS, LANDMARK_REGION
+
+TOOLS: dict[str, str] = {
+    "head": "Femoral head: click three points on its rim",
+    "femoral": "Femoral joint line: click the lateral and the medial condyle",
+    "tibial": "Tibial plateau line: click the lateral and the medial plateau",
+    "malleolar": "Malleolar line: click the lateral and the medial malleolus",
+}
+CLICKS = {"head": 3, "femoral": 2, "tibial": 2, "malleolar": 2}
+GUIDED_CONTEXT = 1.8
+"""Guided placement zooms this much wider than View > Zoom to the region: a missing point is found beside
+the placed ones of its region."""
+
+
+class PlacementTools(QtCore.QObject):
+    """Guided placement and construction tools of one main window (``win``: its canvas, document, undo stack).
+
+    Signals
+    -------
+    prompt(str)
+        What to click now (shown in the status bar and banner by the window).
+    finished(str)
+        The guided mode or a tool ended; the message says what was placed.
+    """
+
+    prompt = QtCore.Signal(str)
+    finished = QtCore.Signal(str)
+
+    def __init__(self, win) -> None:
+        super().__init__(win)
+        self.win = win
+        self.guided = False
+        self.tool: str | None = None
+        self.tool_side: str | None = None
+        self.clicks: list[tuple[float, float]] = []
+        self.skipped: set[tuple[str, str]] = set()
+        self.placed = 0
+        self._marks: list[QtWidgets.QGraphicsItem] = []
+
+    # ------------------------------------------------------------------ guided mode
+    def start_guided(self) -> bool:
+        """Ask for the first missing landmark (False when none is missing)."""
+        self.cancel_tool()
+        self.guided, self.skipped, self.placed = True, set(), 0
+        return self._next()
+
+    def stop(self, message: str | None = None) -> None:
+        was = self.guided or self.tool is not None
+        self.guided = False
+        self.cancel_tool()
+        if was:
+            self.finished.emit(message or f"placing by hand stopped ({self.placed} placed)")
+
+    def skip(self) -> None:
+        if self.guided and self.win.selected is not None:
+            self.skipped.add(self.win.selected)
+            self._next()
+
+    def missing(self) -> list[tuple[str, str]]:
+        from .mainwindow import LANDMARK_ORDER
+
+        doc = self.win.doc
+        return [k for k in LANDMARK_ORDER if doc.point(*k) is None and k not in self.skipped]
+
+    def _next(self) -> bool:
+        todo = self.missing()
+        if not todo:
+            self.guided = False
+            self.finished.emit(f"every landmark is placed ({self.placed} by hand)" if not self.skipped else
+                               f"{self.placed} placed, {len(self.skipped)} skipped")
+            return False
+        side, lm = todo[0]
+        self.win.select_landmark(side, lm)
+        self.win.canvas.zoom_to(side, LANDMARK_REGION.get(lm, "knee"), context=GUIDED_CONTEXT)
+        n_total = len(todo) + self.placed
+        self.prompt.emit(f"Click the {LANDMARK_LABELS[lm].lower()} of the {side} leg ({self.placed + 1} of "
+                         f"{n_total}); S skips it, Esc stops")
+        return True
+
+    def placed_one(self) -> None:
+        """The window placed the asked-for landmark: ask for the next one."""
+        self.placed += 1
+        if self.guided:
+            self._next()
+
+    # ------------------------------------------------------------------ construction tools
+    def start_tool(self, tool: str, side: str | None = None) -> None:
+        if tool not in TOOLS:
+            raise ValueError(f"unknown placement tool {tool!r}")
+        self.cancel_tool()
+        self.tool, self.clicks = tool, []
+        self.tool_side = side or (self.win.selected[0] if self.win.selected else None)
+        self.prompt.emit(TOOLS[tool] + " (Esc cancels)")
+
+    def cancel_tool(self) -> None:
+        self.tool, self.clicks = None, []
+        for item in self._marks:
+            self.win.canvas.vb.removeItem(item)
+        self._marks = []
+
+    def _mark(self, x: float, y: float) -> None:
+        r = 3.0 * self.win.canvas.overlays["right"].image_px_per_screen_px()
+        item = QtWidgets.QGraphicsEllipseItem(x - r, y - r, 2 * r, 2 * r)
+        pen = QtGui.QPen(QtGui.QColor("#7CFC00"))
+        pen.setCosmetic(True)
+        item.setPen(pen)
+        item.setZValue(40)
+        self.win.canvas.vb.addItem(item)
+        self._marks.append(item)
+
+    def _side_for(self, x: float) -> str:
+        if self.tool_side:
+            return self.tool_side
+        w = self.win.doc.image.pixels.shape[1]
+        return "right" if x < w / 2.0 else "left"  # standard AP display: the patient's right on the image left
+
+    def click(self, x: float, y: float) -> bool:
+        """An image click while a tool is active (True: taken by the tool)."""
+        if self.tool is None:
+            return False
+        self.clicks.append((x, y))
+        self._mark(x, y)
+        if len(self.clicks) < CLICKS[self.tool]:
+            left = CLICKS[self.tool] - len(self.clicks)
+            self.prompt.emit(f"{TOOLS[self.tool]}: {left} more")
+            return True
+        tool, clicks = self.tool, list(self.clicks)
+        self.cancel_tool()
+        if tool == "head":
+            try:
+                cx, cy, r = circle_through(*clicks)
+            except ValueError as exc:
+                self.prompt.emit(str(exc))
+                self.start_tool("head", self.tool_side)
+                return True
+            side = self._side_for(cx)
+            self.win.place_points([(side, "femoral_head", (cx, cy))], "Place femoral head (circle)")
+            msg = f"femoral head ({side}) placed at the centre of the circle (radius {r:.0f} px)"
+        else:
+            side = self._side_for((clicks[0][0] + clicks[1][0]) / 2.0)
+            lat, med = lateral_medial(clicks[0], clicks[1], side)
+            lat_id, med_id = JOINT_LINES[tool]
+            self.win.place_points([(side, lat_id, lat), (side, med_id, med)], f"Place {tool} joint line")
+            msg = f"{tool} joint line ({side}) placed: both ends"
+        self.finished.emit(msg)
+        if self.guided:
+            self._next()
+        return True
