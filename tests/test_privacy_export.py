@@ -335,6 +335,7 @@ def _one_line_error(err: str, *words: str) -> None:
         assert w in lines[0], (w, lines[0])
 
 
+@pytest.mark.filterwarnings("ignore:Invalid value for VR UI")  # pydicom on the truncated file
 def test_export_command_bad_inputs(patient, tmp_path, capsys):
     store = str(tmp_path / "store")
     (tmp_path / "bad.json").write_text("{not json")
@@ -407,3 +408,20 @@ def test_export_command_is_registered_and_documented():
     run = subprocess.run([sys.executable, "-m", "llm_viewer", "export", "--help"], capture_output=True, text=True,
                          env=env, timeout=60)
     assert run.returncode == 0 and "--store" in run.stdout
+
+
+def test_the_key_lives_outside_the_store_private_and_stable(tmp_path, monkeypatch, patient):
+    from llm_viewer.core import imageio_deid
+
+    key_file = tmp_path / "config" / "deid-key"
+    monkeypatch.delenv(imageio_deid.KEY_ENV, raising=False)
+    monkeypatch.setenv(imageio_deid.KEY_FILE_ENV, str(key_file))
+    first = imageio_deid.remap_uid(ROOT + ".1")
+    assert key_file.is_file() and (key_file.stat().st_mode & 0o777) == 0o600
+    assert imageio_deid.remap_uid(ROOT + ".1") == first != imageio_deid.remap_uid(ROOT + ".2")  # stable
+    key_file.write_text("another installation\n")
+    assert imageio_deid.remap_uid(ROOT + ".1") != first  # without the key, nobody can map UIDs back
+    store = tmp_path / "store"
+    assert cli(["export", str(patient["case_dcm"]), "--store", str(store)]) == 0
+    text = key_file.read_text().strip().encode()
+    assert all(text not in p.read_bytes() for p in store.rglob("*") if p.is_file())  # the key is never stored
