@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# A fixed de-identification key: exports are reproducible and no key file is written in the user's home.
+os.environ.setdefault("LLM_VIEWER_DEID_KEY", "llm-viewer-tests")
 
 REPO = Path(__file__).resolve().parents[1]
 SPEC_DIR_CANDIDATES = (REPO / "shared" / "spec", REPO.parent / "shared" / "spec", REPO / "tests" / "data" / "spec")

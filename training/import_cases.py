@@ -6,7 +6,10 @@ Usage::
 
 Every ``*.case.json`` under ``--cases`` (the viewer writes one next to each image it saves) is read with
 ``llm_viewer.core.casefile.load_case``; its image (the path the case file names, relative to the case
-file) is copied into the store with the case (``source = "import"``, split decided by a hash of the id).
+file) goes into the store with the case (``source = "import"``, split decided by a hash of the id)
+de-identified, by the same path as the viewer's export (``llm_viewer.core.store_export``): DICOM after the
+PS3.15 basic profile, other images re-encoded as PNG without metadata. The store id is a keyed hash of the
+image's SOP Instance UID (or of its bytes), never the file name; the removal report is in the manifest.
 A leg is used for training when all nine landmarks are placed. ROI boxes the case file lacks are derived
 from the landmarks (:func:`derive_rois`). Femoral diaphysis masks, needed only to train the diaphysis
 U-Net, are read from ``--masks`` as ``<image stem>_diaphysis_<side>.png`` (0/255, image size) when present;
@@ -16,7 +19,6 @@ without them, train with ``--init-from`` an existing bundle so that its diaphysi
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -65,8 +67,9 @@ def derive_rois(landmarks: dict[str, tuple[float, float]], side: str, spacing_mm
 def import_folder(cases_dir: str | Path, out: str | Path, *, masks_dir: str | Path | None = None,
                   spacing_mm: float | None = None, log=print) -> int:
     """Import every case file under ``cases_dir`` into the store ``out``; returns the number imported."""
-    from llm_viewer.core.imageio import load_image
+    from llm_viewer.core.imageio import ImageLoadError, load_image
     from llm_viewer.core.store import Store, StoreError
+    from llm_viewer.core.store_export import ExportError, add_deidentified_case, report_line, store_entry_id
 
     store = Store.create(out, exist_ok=True)
     existing = {e.id for e in store.entries(check="none")}
@@ -87,10 +90,18 @@ def import_folder(cases_dir: str | Path, out: str | Path, *, masks_dir: str | Pa
         if not complete:
             log(f"skipped {path}: no leg has all nine landmarks")
             continue
-        case_id = re.sub(r"[^A-Za-z0-9._-]", "_", path.name[: -len(CASE_SUFFIX)])[:100]
+        try:
+            case_id = store_entry_id(image_path, "import-")
+        except OSError as exc:
+            log(f"skipped {path}: {exc}")
+            continue
         if case_id in existing:
             continue
-        img = load_image(image_path)
+        try:
+            img = load_image(image_path)
+        except ImageLoadError as exc:
+            log(f"skipped {path}: {exc}")
+            continue
         spacing = case.pixel_spacing_mm or img.pixel_spacing_mm
         if spacing is None and spacing_mm:
             spacing = (spacing_mm, spacing_mm)
@@ -108,11 +119,13 @@ def import_folder(cases_dir: str | Path, out: str | Path, *, masks_dir: str | Pa
                 if mp.is_file():
                     masks[f"diaphysis_{side}"] = mp.read_bytes()
         try:
-            store.add_case(case_id, case, image_path=image_path, masks=masks, source="import",
-                           width_px=img.width_px, height_px=img.height_px)
-        except StoreError as exc:
+            result = add_deidentified_case(case, image_path, store, source="import", masks=masks, case_id=case_id,
+                                           replace=False)
+        except (StoreError, ExportError, ImageLoadError, OSError) as exc:
             log(f"skipped {path}: {exc}")
             continue
+        existing.add(case_id)
+        log(f"imported {path} as {case_id}: {report_line(result.report)}")
         n += 1
     log(f"imported {n} case(s) into {out}")
     return n

@@ -59,6 +59,7 @@ THIRD_PARTY: tuple[ThirdParty, ...] = (
                "redistributable runtime; only in the CUDA build"),
     ThirdParty("MONAI", "monai", "Apache-2.0", "training only"),
     ThirdParty("pydicom", "pydicom", "MIT"),
+    ThirdParty("dicognito", "dicognito", "MIT", "de-identification of exports to a training-set store"),
     ThirdParty("pylibjpeg", "pylibjpeg", "MIT"),
     ThirdParty("pylibjpeg-openjpeg (OpenJPEG)", "pylibjpeg-openjpeg", "MIT; OpenJPEG BSD-2-Clause"),
     ThirdParty("pylibjpeg-libjpeg (libjpeg)", "pylibjpeg-libjpeg", "GPL-3.0",

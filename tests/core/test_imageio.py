@@ -455,7 +455,8 @@ def test_strip_identity() -> None:
     )
     stripped = strip_identity(meta)
     assert stripped.patient_name is None and stripped.patient_id is None and stripped.patient_birth_date is None
-    assert stripped.accession_number is None and stripped.institution_name is None and stripped.study_date is None
+    assert stripped.accession_number is None and stripped.institution_name is None
+    assert stripped.study_date is not None and "20191031" >= stripped.study_date >= "20180101"  # 62-730 days back
     assert (stripped.modality, stripped.manufacturer, stripped.body_part) == ("DX", "M", "LEG")
     assert stripped.study_instance_uid == remap_uid("1.2.3") != "1.2.3"
     assert remap_uid("1.2.3") == remap_uid("1.2.3") != remap_uid("1.2.4")
