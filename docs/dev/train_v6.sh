@@ -13,7 +13,8 @@ C="--data $W/train --cache-dir $W/cache --train-splits train,test --workers 2 --
 $PY -m training.train $C --out "$W/M1" --init-from resources/models/demo --parts detector --epochs 2 --lr 1e-4
 $PY -m training.train $C --out "$W/M2" --init-from "$W/M1" --parts hip,knee,ankle,diaphysis,refine_hip,refine_knee,refine_ankle --epochs 3 --lr 5e-4
 $PY -m training.train $C --out "$W/M3" --init-from "$W/M2" --parts detector --epochs 1 --lr 5e-5
-# Round 2: one more single-leg-heavy clinical export of each study (90 % single-leg crops), then the detector
+# Round 2 (trained, evaluated and NOT shipped: its detector fires on background; docs/EVALUATION.md): one more
+# single-leg-heavy clinical export of each study (90 % single-leg crops), then the detector
 # and the landmark models again on the enlarged store (the round-1 bundle measured 30 % of single-leg crops).
 $PY -m llm_viewer.cli synth --count 300 --seed 101 --size half --exports 2 --exports-only --single-leg-rate 0.9 \
     --workers 2 --out "$W/train" --no-progress
