@@ -30,16 +30,23 @@ def _freeze(obj: Any, ts: str) -> Any:
     return obj
 
 
-def build_case_document(case: SyntheticCase) -> dict[str, Any]:
-    """The case file content (without the image entry, which the store adds) with fixed timestamps."""
-    sp = case.pixel_spacing_mm
-    c = Case.new(pixel_spacing_mm=[sp, sp], spacing_source="ImagerPixelSpacing")
-    for side, lms in case.landmarks.items():
+def _ground_truth_case(case: SyntheticCase, landmarks: dict[str, dict[str, list[float]]], rois: list[dict[str, Any]],
+                       spacing_mm: float, spacing_source: str, description: str) -> Case:
+    """A case holding ``landmarks`` as approved-to-be ground truth, the boxes and the synthetic study header."""
+    c = Case.new(pixel_spacing_mm=[spacing_mm, spacing_mm], spacing_source=spacing_source)
+    for side, lms in landmarks.items():
         for lm, xy in lms.items():
             c.set_ground_truth(side, lm, xy, source="ground_truth", by="llm-viewer synth")
-    c.set_rois(case.rois)
+    c.set_rois(rois)
     c.set_study({"patient_name": f"SYNTH^{case.seed}-{case.index:06d}", "modality": "DX",
-                 "study_description": "SYNTHETIC standing long-leg AP", "synthetic": True})
+                 "study_description": description, "synthetic": True})
+    return c
+
+
+def build_case_document(case: SyntheticCase) -> dict[str, Any]:
+    """The case file content (without the image entry, which the store adds) with fixed timestamps."""
+    c = _ground_truth_case(case, case.landmarks, case.rois, case.pixel_spacing_mm, "ImagerPixelSpacing",
+                           "SYNTHETIC standing long-leg AP")
     block = case.synthetic_block()
     block["masks"] = {side: {"path": f"../masks/{case.case_id}_diaphysis_{side}.png", "scale": 1}
                       for side in case.masks}
@@ -98,15 +105,9 @@ def build_export_document(case: SyntheticCase, ex: ExportedCase, k: int) -> dict
     The case file keeps the export's true spacing (the ground truth needs it for errors in mm); whether
     the exported *file* carries a spacing is ``synthetic.export.spacing_known`` (PNG and JPEG carry none).
     """
-    sp = ex.true_spacing_mm
-    c = Case.new(pixel_spacing_mm=[sp, sp], spacing_source="synthetic ground truth (the exported file has none)"
-                 if ex.pixel_spacing_mm is None else "export")
-    for side, lms in ex.landmarks.items():
-        for lm, xy in lms.items():
-            c.set_ground_truth(side, lm, xy, source="ground_truth", by="llm-viewer synth")
-    c.set_rois(ex.rois)
-    c.set_study({"patient_name": f"SYNTH^{case.seed}-{case.index:06d}", "modality": "DX",
-                 "study_description": "SYNTHETIC standing long-leg AP, clinical export", "synthetic": True})
+    source = "synthetic ground truth (the exported file has none)" if ex.pixel_spacing_mm is None else "export"
+    c = _ground_truth_case(case, ex.landmarks, ex.rois, ex.true_spacing_mm, source,
+                           "SYNTHETIC standing long-leg AP, clinical export")
     block = case.synthetic_block()
     block["export"] = {"of": case.case_id, "k": k, "spec": ex.spec.as_dict(),
                        "matrix": [list(map(float, row)) for row in ex.matrix]}
