@@ -14,7 +14,7 @@ from llm_viewer.pipeline.config import MASK_METHOD, RegionModelConfig
 from llm_viewer.pipeline.crop import Box, apply_affine, circular_masks, crop_affine, to_normalized, warp_crop
 from llm_viewer.pipeline.refine import RefineConfig
 
-from . import augment
+from . import augment, negatives
 from .presets import AugmentConfig
 
 
@@ -150,7 +150,10 @@ class DetectorDataset(_Seeded):
         boxes = self.a["boxes"][row][keep].copy()
         labels = self.a["labels"][row][keep].copy()
         if self.train:
-            if self.aug.p_fov_crop > 0 and rng.random() < self.aug.p_fov_crop:
+            if self.aug.p_negative > 0 and rng.random() < self.aug.p_negative:
+                img = negatives.negative_view(img, boxes, _content_wh(img), rng)
+                boxes, labels = boxes[:0].reshape(0, 4), labels[:0]
+            elif self.aug.p_fov_crop > 0 and rng.random() < self.aug.p_fov_crop:
                 img, boxes, labels = augment.fov_crop(img, boxes, labels, _content_wh(img), rng)
             img = augment.intensity(img, rng, self.aug)
             if rng.random() < 0.5:  # the detector has no notion of side: mirror freely
