@@ -26,12 +26,14 @@ from .strategies import (
     rank_scores,
     register_strategy,
 )
+from .expected import ExpectedErrorStrategy, diverse_order, expected_error_deg, image_descriptor  # registers it
 
 __all__ = [
     "COMBINED_MM_PER_DEG", "MISSING_PENALTY_MM", "NO_LEG_SCORE", "STRATEGIES", "TTA_METRICS", "VIEWS",
     "CombinedStrategy", "ImageEvidence", "MetricSpreadStrategy", "RandomStrategy", "RankedImage", "ScoreBreakdown",
     "SGRDisagreementStrategy", "Strategy", "TTAResult", "TTAStrategy", "breakdown", "get_strategy",
     "landmark_disagreement", "rank_scores", "register_strategy", "UncertaintyAnalyzer",
+    "ExpectedErrorStrategy", "diverse_order", "expected_error_deg", "image_descriptor",
 ]
 
 
