@@ -138,7 +138,7 @@ def format_table(title: str, results: dict[str, Any], records: list[dict[str, An
              f"({', '.join(f'{k}: {n}' for k, n in kinds.items())}); "
              f"{sum(r['fails'] for r in records)} fail (a ground-truth landmark not placed or > {FAIL_MM:.0f} mm "
              f"off); {seconds / 60:.1f} min. Truth: mean error over the paper's 8 landmarks, a missing one "
-             f"counting 50 mm. Command: `python -m training.ranking_eval` (docs/CALIBRATION.md, "Ranking").", "",
+             f"counting 50 mm. Command: `python -m training.ranking_eval` (docs/ACTIVE_LEARNING.md, ranking on a mixed pool).", "",
              "| strategy | Spearman vs true error | AUROC (failing vs not) | failing images in the top quarter | "
              "queue share holding every failing image |", "|---|---|---|---|---|"]
     for name, r in results.items():

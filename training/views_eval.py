@@ -102,7 +102,7 @@ def score_view(result: Any, gt: dict[str, dict[str, tuple[float, float]]], spaci
     out = {"visible": 0, "found": 0, "errors_mm": [], "computable": 0, "computed": 0, "legs": 0,
            "side_right": 0, "phantoms": 0}
     visible_regions = {side: {LANDMARK_REGION[lm] for lm in pts} for side, pts in gt.items()}
-    for pside, leg in result.legs.items():
+    for leg in result.legs.values():
         anchor = next(iter(leg.landmarks.values()), None)
         if anchor is None:
             continue

@@ -20,7 +20,6 @@ from ..core.landmarks import REGION_LANDMARKS, REGIONS
 from . import decode
 from .bundle import MODEL_NAMES, load_bundle, load_state_dict_checked
 from .calibration import Calibration, apply_calibration, load_calibration, not_analysed_report
-from .marker import marker_warnings, read_side_markers
 from .config import MASK_METHOD, BundleConfig, RegionModelConfig
 from .crop import (
     Box,
@@ -34,6 +33,7 @@ from .crop import (
     warp_crop,
 )
 from .legs import Detection, assign_legs
+from .marker import marker_warnings, read_side_markers
 from .models import build_detector, build_landmark_model
 from .refine import Refiner
 from .sidecue import SideEvidence, fibula_vote, mirror_vote_from_scores

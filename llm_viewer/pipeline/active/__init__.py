@@ -3,6 +3,7 @@
 See ``docs/ACTIVE_LEARNING.md``. ``strategies`` is pure numpy over engine results; ``tta`` runs the engine.
 """
 
+from .expected import ExpectedErrorStrategy, diverse_order, expected_error_deg, image_descriptor  # registers it
 from .strategies import (
     COMBINED_MM_PER_DEG,
     MISSING_PENALTY_MM,
@@ -26,7 +27,6 @@ from .strategies import (
     rank_scores,
     register_strategy,
 )
-from .expected import ExpectedErrorStrategy, diverse_order, expected_error_deg, image_descriptor  # registers it
 
 __all__ = [
     "COMBINED_MM_PER_DEG", "MISSING_PENALTY_MM", "NO_LEG_SCORE", "STRATEGIES", "TTA_METRICS", "VIEWS",

@@ -98,7 +98,6 @@ def rank_pool(items: Sequence[PoolItem], analyzer: UncertaintyAnalyzer, strategy
     """
     from ...core.casefile import CaseFileError, load_case
     from ...core.imageio import ImageLoadError, load_image
-
     from ..crop import normalize_intensity
     from .expected import diverse_order, image_descriptor
 
