@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..core.annotations import ANNOTATION_KINDS, AnnotationError
 from ..core.construct import JOINT_LINES, circle_through, lateral_medial
 from ..core.landmarks import LANDMARK_LABELS, LANDMARK_REGION
 
@@ -22,8 +23,13 @@ TOOLS: dict[str, str] = {
     "femoral": "Femoral joint line: click the lateral and the medial condyle",
     "tibial": "Tibial plateau line: click the lateral and the medial plateau",
     "malleolar": "Malleolar line: click the lateral and the medial malleolus",
+    "ruler": "Ruler: click both ends",
+    "angle": "Angle: click a point on the first arm, the vertex, then a point on the second arm",
+    "line_angle": "Angle between two lines: click both ends of the first line, then both ends of the second",
 }
-CLICKS = {"head": 3, "femoral": 2, "tibial": 2, "malleolar": 2}
+CLICKS = {"head": 3, "femoral": 2, "tibial": 2, "malleolar": 2, **ANNOTATION_KINDS}
+MEASURE_TOOLS = frozenset(ANNOTATION_KINDS)
+"""Free measurements (:mod:`llm_viewer.gui.measure_tools`): their clicks are taken here like a construction's."""
 GUIDED_CONTEXT = 1.8
 """Guided placement zooms this much wider than View > Zoom to the region: a missing point is found beside
 the placed ones of its region."""
@@ -137,12 +143,34 @@ class PlacementTools(QtCore.QObject):
             return False
         self.clicks.append((x, y))
         self._mark(x, y)
+        if self.tool in MEASURE_TOOLS and len(self.clicks) >= 2 and not (
+                self.tool == "line_angle" and len(self.clicks) == 3):  # the lines drawn so far
+            (x0, y0), (x1, y1) = self.clicks[-2], self.clicks[-1]
+            line = QtWidgets.QGraphicsLineItem(x0, y0, x1, y1)
+            pen = QtGui.QPen(QtGui.QColor("#7CFC00"))
+            pen.setCosmetic(True)
+            line.setPen(pen)
+            line.setZValue(40)
+            self.win.canvas.vb.addItem(line)
+            self._marks.append(line)
         if len(self.clicks) < CLICKS[self.tool]:
             left = CLICKS[self.tool] - len(self.clicks)
             self.prompt.emit(f"{TOOLS[self.tool]}: {left} more")
             return True
         tool, clicks = self.tool, list(self.clicks)
         self.cancel_tool()
+        if tool in MEASURE_TOOLS:
+            try:
+                ann = self.win.measures.add(tool, clicks)
+            except AnnotationError as exc:
+                self.prompt.emit(str(exc))
+                return True
+            if ann is not None:
+                from ..core.annotations import annotation_text
+
+                self.finished.emit(f"{TOOLS[tool].split(':')[0]}: {annotation_text(ann, self.win.doc.pixel_spacing_mm)}"
+                                   " (drag its end points to adjust; Delete removes the selected one)")
+            return True
         if tool == "head":
             try:
                 cx, cy, r = circle_through(*clicks)
