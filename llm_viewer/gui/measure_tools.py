@@ -26,7 +26,7 @@ from ..core.annotations import (
 )
 from ..core.casefile import utc_now
 
-MEASURE_COLOR = "#7CFC00"
+MEASURE_COLOR = "#c58cff"
 SELECTED_COLOR = "#ffffff"
 HANDLE_PX = 11
 LABEL_FILL = QtGui.QColor(0, 0, 0, 190)
@@ -63,7 +63,8 @@ class _Graphic:
         self.line.setClickable(True, width=8)
         self.line.setZValue(30)
         self.line.sigClicked.connect(lambda *_: tools.select(self.id))
-        self.label = pg.TextItem("", color=MEASURE_COLOR, fill=LABEL_FILL, anchor=(0, 1))
+        self.label = pg.TextItem("", color=MEASURE_COLOR, fill=LABEL_FILL, border=pg.mkPen(MEASURE_COLOR),
+                                 anchor=(-0.15, 1.2))  # beside its point, framed: not an overlay's label
         font = QtGui.QFont()
         font.setPointSize(10)
         font.setBold(True)
@@ -103,6 +104,7 @@ class _Graphic:
         self.line.setData([p[0] for p in pts], [p[1] for p in pts], pen=pg.mkPen(color, width=3 if selected else 2))
         text = annotation_text(self.ann.with_points(pts), self.tools.spacing())
         self.label.setText(text, color=color)
+        self.label.border = pg.mkPen(color)
         # the label beside the ruler's middle, or beside the vertex of an angle
         if self.kind == "ruler":
             x, y = (pts[0][0] + pts[1][0]) / 2.0, (pts[0][1] + pts[1][1]) / 2.0
