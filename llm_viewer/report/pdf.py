@@ -432,7 +432,7 @@ def _header(c, report: CaseReport, meta: dict, opts: ReportOptions, page_w: floa
         c.setFont("Helvetica-Bold", 10 if stale else 9)
         c.drawString(margin, y - 48, headline)
         c.setFillColorRGB(0, 0, 0)
-        return y - 58
+        return y - 62
     return y - 44
 
 
