@@ -26,7 +26,7 @@ def _approve_with_fingerprint(path):
     save_case(case, path)
 
 
-def test_a_fingerprinted_approval_is_verified(case_on_disk, tmp_path, capsys):
+def test_a_fingerprinted_approval_is_verified(case_on_disk, tmp_path, capsys):  # noqa: F811
     _approve_with_fingerprint(case_on_disk)
     out = tmp_path / "ok.pdf"
     assert main(["report", str(case_on_disk), "--out", str(out)]) == 0
@@ -36,7 +36,7 @@ def test_a_fingerprinted_approval_is_verified(case_on_disk, tmp_path, capsys):
     assert "approval" not in capsys.readouterr().err.lower()
 
 
-def test_landmarks_edited_after_the_approval_make_it_not_valid(case_on_disk, tmp_path, capsys):
+def test_landmarks_edited_after_the_approval_make_it_not_valid(case_on_disk, tmp_path, capsys):  # noqa: F811
     _approve_with_fingerprint(case_on_disk)
     raw = json.loads(case_on_disk.read_text())
     x, y = raw["legs"]["left"]["landmarks"]["knee_center"]
@@ -54,7 +54,7 @@ def test_landmarks_edited_after_the_approval_make_it_not_valid(case_on_disk, tmp
     assert "verified (" not in pages[1]
 
 
-def test_a_legacy_approval_is_marked_not_verifiable(case_on_disk, tmp_path, capsys):
+def test_a_legacy_approval_is_marked_not_verifiable(case_on_disk, tmp_path, capsys):  # noqa: F811
     assert load_case(case_on_disk).get("approval") is None  # approved by Case.approve only: no fingerprint
     out = tmp_path / "legacy.pdf"
     assert main(["report", str(case_on_disk), "--out", str(out)]) == 0
@@ -64,7 +64,7 @@ def test_a_legacy_approval_is_marked_not_verifiable(case_on_disk, tmp_path, caps
     assert "verified (" not in pages[1]
 
 
-def test_other_measurements_table_lists_the_free_measurements(case_on_disk, tmp_path):
+def test_other_measurements_table_lists_the_free_measurements(case_on_disk, tmp_path):  # noqa: F811
     case = load_case(case_on_disk)
     ruler = new_annotation("ruler", [[100, 200], [160, 280]], created_by="Dr Ruler", created_at="2026-12-01T12:00:00Z")
     angle = new_annotation("angle", [[300, 400], [250, 450], [320, 470]], created_by="Dr Angle",
@@ -81,7 +81,7 @@ def test_other_measurements_table_lists_the_free_measurements(case_on_disk, tmp_
     assert "Distance" in text and "Angle (3 points)" in text
 
 
-def test_no_table_without_free_measurements(case_on_disk, tmp_path):
+def test_no_table_without_free_measurements(case_on_disk, tmp_path):  # noqa: F811
     out = tmp_path / "n.pdf"
     main(["report", str(case_on_disk), "--out", str(out)])
     assert "Other measurements" not in _pages(out)[1]
