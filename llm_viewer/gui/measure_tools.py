@@ -54,12 +54,41 @@ class AnnotationEdit(QtGui.QUndoCommand):
         self.tools.apply(self.before, "annotations_undo", undone=self.action)
 
 
+class _Line(pg.PlotCurveItem):
+    """A measurement's line: a click selects it, except while a tool places points (the click is the tool's)."""
+
+    def __init__(self, canvas, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.canvas = canvas
+
+    def mouseClickEvent(self, ev) -> None:  # noqa: N802 - pyqtgraph API
+        if self.canvas.placing():
+            ev.ignore()
+            return
+        super().mouseClickEvent(ev)
+
+
+class _Handle(pg.TargetItem):
+    """An end point: drag it to move the point; a click selects its measurement (unless a tool is placing)."""
+
+    def __init__(self, canvas, on_click, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.canvas, self.on_click = canvas, on_click
+
+    def mouseClickEvent(self, ev) -> None:  # noqa: N802 - pyqtgraph API
+        if ev.button() == QtCore.Qt.MouseButton.LeftButton and not self.moving and not self.canvas.placing():
+            ev.accept()
+            self.on_click()
+            return
+        super().mouseClickEvent(ev)
+
+
 class _Graphic:
     """The canvas items of one measurement: its line(s), a handle per point and the value label."""
 
     def __init__(self, tools: MeasureTools, ann: Annotation) -> None:
         self.tools, self.id, self.kind = tools, ann.id, ann.kind
-        self.line = pg.PlotCurveItem(connect="pairs" if ann.kind == "line_angle" else "all")
+        self.line = _Line(tools.canvas, connect="pairs" if ann.kind == "line_angle" else "all")
         self.line.setClickable(True, width=8)
         self.line.setZValue(30)
         self.line.sigClicked.connect(lambda *_: tools.select(self.id))
@@ -70,10 +99,11 @@ class _Graphic:
         font.setBold(True)
         self.label.setFont(font)
         self.label.setZValue(32)
-        self.handles: list[pg.TargetItem] = []
+        self.handles: list[_Handle] = []
         for i, (x, y) in enumerate(ann.points_px):
-            h = pg.TargetItem(pos=(x, y), size=HANDLE_PX, symbol="o", movable=True,
-                              pen=pg.mkPen(MEASURE_COLOR, width=2), brush=pg.mkBrush(0, 0, 0, 120))
+            h = _Handle(tools.canvas, lambda: tools.select(self.id), pos=(x, y), size=HANDLE_PX, symbol="o",
+                        movable=True,
+                        pen=pg.mkPen(MEASURE_COLOR, width=2), brush=pg.mkBrush(0, 0, 0, 120))
             h.setZValue(31)
             h.sigPositionChanged.connect(lambda _h, i=i: self._dragging(i))
             h.sigPositionChangeFinished.connect(lambda _h, i=i: self._dropped(i))

@@ -125,6 +125,8 @@ class PlacementTools(QtCore.QObject):
         self.placed = 0
         self._marks: list[QtWidgets.QGraphicsItem] = []
         self._rim: RimDrag | None = None
+        self._rubber: QtWidgets.QGraphicsLineItem | None = None
+        win.canvas.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
     # ------------------------------------------------------------------ guided mode
     def start_guided(self) -> bool:
@@ -186,8 +188,29 @@ class PlacementTools(QtCore.QObject):
         self.prompt.emit(TOOLS[tool] + (" or drag across it from rim to rim" if tool == "head" else "")
                          + " (Esc cancels)")
 
+    def _on_mouse_moved(self, scene_pos) -> None:
+        """While a ruler or angle is being placed: a line from the last click to the cursor."""
+        n = len(self.clicks)
+        if self.tool not in MEASURE_TOOLS or not n or (self.tool == "line_angle" and n == 2):
+            if self._rubber is not None:
+                self._rubber.hide()
+            return
+        p = self.win.canvas.vb.mapSceneToView(scene_pos)
+        if self._rubber is None:
+            self._rubber = QtWidgets.QGraphicsLineItem()
+            pen = QtGui.QPen(QtGui.QColor("#7CFC00"), 1, QtCore.Qt.PenStyle.DashLine)
+            pen.setCosmetic(True)
+            self._rubber.setPen(pen)
+            self._rubber.setZValue(40)
+            self.win.canvas.vb.addItem(self._rubber)
+        x0, y0 = self.clicks[-1]
+        self._rubber.setLine(x0, y0, p.x(), p.y())
+        self._rubber.show()
+
     def cancel_tool(self) -> None:
         self.tool, self.clicks = None, []
+        if self._rubber is not None:
+            self._rubber.hide()
         if self._rim is not None:
             self.win.canvas.vb.removeItem(self._rim)
             self._rim = None

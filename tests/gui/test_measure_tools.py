@@ -172,3 +172,34 @@ def test_measurements_reload_with_the_case_and_do_not_withdraw_an_approval(qtbot
     open_and_wait(qtbot, other, case_image)
     assert [a.points_px for a in other.measures.annotations()] == [ann.points_px]
     assert ann.id in other.measures.graphics and other.measures.panel.row_ids() == [ann.id]
+
+
+def test_while_placing_a_line_follows_the_cursor_and_clicks_on_a_measurement_go_to_the_tool(qtbot, win):
+    qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_R)
+    click(win, 80.0, 350.0)
+    QtTest.QTest.mouseMove(win.canvas.viewport(), to_view(win, 150.0, 420.0))
+    rubber = win.placement._rubber
+    assert rubber is not None and rubber.isVisible()
+    line = rubber.line()
+    assert (round(line.x1()), round(line.y1())) == (80, 350)
+    assert abs(line.x2() - 150.0) < 1.5 and abs(line.y2() - 420.0) < 1.5
+    click(win, 200.0, 350.0)
+    assert not rubber.isVisible()
+    first = win.measures.annotations()[0]
+    win.measures.select(None)
+    # a second ruler starting on the first one's end point: the click is the tool's, not a selection
+    qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_R)
+    click(win, 200.0, 350.0)
+    click(win, 200.0, 450.0)
+    second = win.measures.annotations()[1]
+    assert abs(second.points_px[0][0] - 200.0) < 1.5 and abs(second.points_px[0][1] - 350.0) < 1.5
+    # ... nor one on the middle of its line
+    qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_R)
+    click(win, 140.0, 350.0)
+    click(win, 140.0, 480.0)
+    assert len(win.measures.annotations()) == 3
+    assert abs(win.measures.annotations()[2].points_px[0][0] - 140.0) < 1.5
+    # without a tool, a click on a handle selects its measurement
+    win.measures.select(None)
+    click(win, *first.points_px[0])
+    assert win.measures.selected_id == first.id
