@@ -113,6 +113,7 @@ def fit(records: list[dict[str, Any]], model_id: str, *, coverage: float = 0.9, 
         region_reference_hist={r: v.tolist() for r, v in region_ref.items()}, region_hist_max=region_max,
         flagged_max=max(f.flagged_frac for f in with_legs),
         detector_max=max(1e-3, max(1.0 - min(f.det_scores, default=0.0) for f in with_legs)),
+        best_detector_max=max(1.0 - max(f.det_scores, default=0.0) for f in with_legs),
         texture_ref=float(np.mean([f.texture for f in with_legs])),
         texture_dev=max(1e-3, max(abs(f.texture - float(np.mean([g.texture for g in with_legs]))) for f in with_legs)),
         margin=margin, created_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), data=data or [])

@@ -7,10 +7,11 @@ Usage::
 Views of each held-out study (16-bit pixels cut from the study, spacing and ground truth kept exactly):
 
 ``full pair``            the whole film;
-``single leg, no pelvis`` one leg's half of the film, cut 20 mm above the femoral head (no pelvis);
+``single leg, no pelvis`` one leg's half of the film (cut at the midline between the legs), from 45 mm above
+                         the femoral head centre (no pelvis);
 ``hip to knee``          both legs, from the top to 80 mm below the knee centre (no ankle);
-``knee only``            one leg, the knee centre ± 110 mm;
-``ankle only``           one leg, the ankle centre ± 90 mm;
+``knee only``            one leg's half, the knee centre ± 110 mm;
+``ankle only``           one leg's half, 90 mm above to 60 mm below the malleoli;
 ``legs touching``        full films whose medial malleoli or medial condyles are under :data:`TOUCH_MM` apart;
 ``ruler between legs``   full films with the radiopaque ruler in the middle fifth of the film;
 ``128-px leg``           the clinical single-leg exports (``--single-leg``: 128 × 1024, 8-bit, no spacing).
@@ -66,8 +67,13 @@ def make_views(pixels: np.ndarray, gt: dict[str, dict[str, tuple[float, float]]]
     h, w = pixels.shape
     mm = 1.0 / spacing_mm
     views = [("full pair", (0, 0, w, h), list(gt))]
+    centre = {s: float(np.mean([p[0] for p in pts.values()])) for s, pts in gt.items()}
+    mid = 0.5 * (centre["right"] + centre["left"]) if len(gt) == 2 else None
     for side, pts in gt.items():
-        x0, x1 = _leg_x_range(pts, w, 70 * mm)
+        if mid is None:
+            x0, x1 = _leg_x_range(pts, w, 70 * mm)
+        else:  # the leg's half of the film, cut at the midline between the legs (as a one-leg export is)
+            x0, x1 = (0, int(mid)) if centre[side] < mid else (int(mid), w)
         if "femoral_head" in pts:
             views.append(("single leg, no pelvis", (x0, max(0, int(pts["femoral_head"][1] - 45 * mm)), x1, h), [side]))
         if "knee_center" in pts:
@@ -115,14 +121,11 @@ def score_view(result: Any, gt: dict[str, dict[str, tuple[float, float]]], spaci
         out["phantoms"] += sum(LANDMARK_REGION[lm] not in visible_regions[tside] for lm in leg.landmarks)
     for tside, pts in gt.items():
         out["legs"] += 1
-        match = None
-        for pside, leg in result.legs.items():
-            px = np.mean([p.x_px for p in leg.landmarks.values()]) if leg.landmarks else None
-            if px is None:
-                continue
-            near = min(gt, key=lambda s: abs(np.mean([q[0] for q in gt[s].values()]) - px))
-            if near == tside:
-                match = (pside, leg)
+        # the predicted leg whose landmarks lie nearest this ground-truth leg (by mean x)
+        tx = np.mean([q[0] for q in pts.values()])
+        cands = [(abs(np.mean([p.x_px for p in leg.landmarks.values()]) - tx), pside, leg)
+                 for pside, leg in result.legs.items() if leg.landmarks]
+        match = min(cands, key=lambda t: t[0])[1:] if cands else None
         if match is not None and match[0] == tside:
             out["side_right"] += 1
         leg = match[1] if match is not None else None

@@ -62,6 +62,10 @@ MIN_PER_LANDMARK = 20
 PIXEL_FLOOR_PX = 0.5
 NO_LEG_SCORE = 10.0
 FLAGGED_FLOOR = 0.1
+BEST_DETECTION_FLOOR = 0.2
+"""The image is flagged when even its most confident region box scores below ``1 − margin × max(calibration
+value, this floor)``: a leg film always holds at least one clear region (generated films and their exports:
+0.93–0.99), a chest radiograph or a CT slice where the detector finds a "knee" at 0.63 does not."""
 """The share of flagged landmarks never fires below this (2 of a study's 18 landmarks do)."""
 MODES = ("plain", "tta")
 OOD_MESSAGE = "outside what the model was trained on; check every point"
@@ -214,6 +218,8 @@ class Calibration:
     """Largest ``|texture - texture_ref|`` on the calibration set."""
     created_utc: str = ""
     data: list[dict[str, Any]] = field(default_factory=list)
+    best_detector_max: float | None = None
+    """Largest ``1 − best region score`` of an image on the calibration set; ``None`` (older files): not scored."""
 
     # ------------------------------------------------------------- (de)serialisation
     def to_dict(self) -> dict[str, Any]:
@@ -227,6 +233,7 @@ class Calibration:
             "ood": {"hist_bins": HIST_BINS, "reference_hist": self.reference_hist, "hist_max": self.hist_max,
                     "region_reference_hist": self.region_reference_hist, "region_hist_max": self.region_hist_max,
                     "flagged_max": self.flagged_max, "detector_max": self.detector_max,
+                    "best_detector_max": self.best_detector_max,
                     "texture_ref": self.texture_ref, "texture_dev": self.texture_dev},
             "data": self.data,
         }
@@ -312,7 +319,9 @@ class Calibration:
             margin=num(raw.get("margin", 1.25), "margin", positive=True),
             texture_ref=None if tex_ref is None else num(tex_ref, "ood.texture_ref", lo=-math.inf),
             texture_dev=None if tex_dev is None else num(tex_dev, "ood.texture_dev", positive=True),
-            created_utc=str(raw.get("created_utc", "")), data=data)
+            created_utc=str(raw.get("created_utc", "")), data=data,
+            best_detector_max=None if ood.get("best_detector_max") is None else
+            num(ood.get("best_detector_max"), "ood.best_detector_max"))
 
     def save(self, folder: str | Path) -> Path:
         """Write ``calibration.json`` into a bundle folder atomically."""
@@ -335,12 +344,16 @@ class Calibration:
             "flagged": f.flagged_frac / max(self.margin * self.flagged_max, FLAGGED_FLOOR),
             "detector": (1.0 - min(f.det_scores, default=0.0)) / (self.margin * self.detector_max),
         }
+        if self.best_detector_max is not None:
+            parts["best_detection"] = (1.0 - max(f.det_scores, default=0.0)) / (
+                self.margin * max(self.best_detector_max, BEST_DETECTION_FLOOR))
         if self.texture_ref is not None and self.texture_dev is not None:
             parts["texture"] = abs(f.texture - self.texture_ref) / (self.margin * self.texture_dev)
         words = {"hist": "intensity histogram unlike the training images",
                  "texture": "noise or sharpness unlike the training images",
                  "flagged": f"{100 * f.flagged_frac:.0f} % of landmarks flagged",
-                 "detector": "weak region detections"}
+                 "detector": "weak region detections",
+                 "best_detection": "no region detected with confidence (is this a leg radiograph?)"}
         score = max(parts.values())
         return float(score), [words[k] for k, v in parts.items() if v > 1.0]
 

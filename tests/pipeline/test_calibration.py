@@ -178,3 +178,27 @@ def test_bundled_model_flags_noise_as_out_of_distribution():
         res = eng.analyze(noise)
         assert res.uncertainty.calibrated and res.uncertainty.ood_flagged
         assert all(p.ood for leg in res.legs.values() for p in leg.landmarks.values())
+
+
+def test_no_confident_region_flags_the_image_and_round_trips(tmp_path):
+    """A chest film where the detector finds one "knee" at 0.63: flagged by the best-detection part; a leg film
+    with one weak region but others clear is not (exports: hip 0.58, knee 0.99)."""
+    from dataclasses import replace
+
+    from llm_viewer.pipeline.calibration import ImageFeatures
+
+    cal = replace(make_calibration(), best_detector_max=0.05)
+    flat = [1.0 / 32] * 32
+
+    def feats(scores):
+        return ImageFeatures(hist=flat, region_hist={}, det_scores=scores, n_legs=1, flagged_frac=0.0, landmarks={})
+
+    score, reasons = cal.image_ood(feats([0.63]))
+    assert score > 1.0 and any("no region detected with confidence" in r for r in reasons)
+    score, reasons = cal.image_ood(feats([0.58, 0.95, 0.99]))
+    assert score <= 1.0 and not reasons
+    cal.save(tmp_path)
+    loaded, _ = load_calibration(tmp_path, cal.model_id)
+    assert loaded.best_detector_max == 0.05
+    old = make_calibration()  # files written before the part existed: not scored
+    assert old.best_detector_max is None and old.image_ood(feats([0.63]))[0] <= 1.0
