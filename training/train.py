@@ -36,6 +36,7 @@ from .data import DataError, build_cache, load_npz, read_store, store_fingerprin
 from .distributed import DistInfo, barrier, cleanup, init_distributed
 from .engine import evaluate, train_one_epoch
 from .finetune import freeze_early_layers
+from .report import strict_json
 from .presets import PARTS, StageConfig, TrainPreset, finetune_defaults, get_preset
 
 
@@ -309,7 +310,7 @@ def train_part(args, preset: TrainPreset, part: str, cache: Path, out: Path, inf
                                        {"epoch": epoch, "best_score": best, "best_epoch": best_epoch, "part": part},
                                        best=is_best)
             with open(out / "log.jsonl", "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+                f.write(json.dumps(strict_json(record), allow_nan=False) + "\n")  # NaN -> null
             log(json.dumps(record))
             if hooks is not None and hooks.on_epoch is not None:
                 hooks.on_epoch(record)
