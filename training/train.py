@@ -99,6 +99,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--restart", action="store_true", help="ignore existing checkpoints of the trained parts")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--notes", default=None, help="the bundle's notes (default: how it was trained)")
     return p
 
 
@@ -397,7 +398,7 @@ def recentre_offsets(cache: Path) -> dict[str, tuple[float, float]]:
 
 
 def write_bundle(preset: TrainPreset, out: Path, fingerprint: str, log, *, init_from: str | None = None,
-                 cache: Path | None = None) -> bool:
+                 cache: Path | None = None, notes: str | None = None) -> bool:
     """Assemble ``bundle.json`` + weights from the best checkpoints; ``False`` if a part is still missing."""
     states, missing = {}, []
     for part in preset.parts():
@@ -424,7 +425,7 @@ def write_bundle(preset: TrainPreset, out: Path, fingerprint: str, log, *, init_
         return True
     cfg = dataclasses.replace(preset.bundle, training_data_fingerprint=fingerprint,
                               created_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                              notes=f"trained with training.train --preset {preset.name}")
+                              notes=notes or f"trained with training.train --preset {preset.name}")
     save_bundle(out, cfg, {p: states[p] for p in ("detector", "hip", "diaphysis", "knee", "ankle")})
     if preset.refine:
         save_refiners(out, {r: (c, states[f"refine_{r}"]) for r, c in preset.refine.items()},
@@ -500,7 +501,8 @@ def main(args: argparse.Namespace, hooks: TrainHooks | None = None) -> int:
             log(f"{part}: no training data ({exc}); keeping the weights of {args.init_from}")
     if info.is_main:
         try:
-            write_bundle(preset, out, store_fingerprint(cases), log, init_from=args.init_from, cache=cache)
+            write_bundle(preset, out, store_fingerprint(cases), log, init_from=args.init_from, cache=cache,
+                         notes=getattr(args, "notes", None))
         except WeightsError as exc:
             raise SystemExit(f"error: {exc}") from None
     barrier(info)
