@@ -137,7 +137,7 @@ def seed_checkpoints(models: Path, out: Path, preset: TrainPreset, finetune_part
             save_file({k: v.contiguous() for k, v in state.items()}, str(folder / "best.safetensors"))
 
 
-def fine_tune(store: Path, models: Path, out: Path, *, parts: list[str], epochs: int, lr_factor: float,
+def fine_tune(store: Path, models: Path, out: Path, *, parts: list[str], epochs: int, lr_factor: float | None,
               train_splits: str, val_split: str, threads: int, max_steps: int | None, seed: int) -> Path:
     """Fine-tune ``parts`` of ``models`` on ``store`` for ``epochs`` epochs; the new bundle is ``out``."""
     preset = detect_preset(models)
@@ -147,7 +147,9 @@ def fine_tune(store: Path, models: Path, out: Path, *, parts: list[str], epochs:
     unknown = [p for p in parts if p not in preset.parts()]
     if unknown:
         raise LoopError(f"unknown part(s) {unknown}; this bundle has {list(preset.parts())}")
-    base_lr = preset.stage(parts[0]).lr * lr_factor
+    from .presets import finetune_defaults
+
+    base_lr = preset.stage(parts[0]).lr * lr_factor if lr_factor else finetune_defaults().lr
     if out.exists():
         shutil.rmtree(out)
     seed_checkpoints(models, out, preset, parts, base_lr)
@@ -233,7 +235,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-only", action="store_true", help="skip ranking: fine-tune on the store as it is")
     p.add_argument("--parts", default="hip,knee,ankle", help="parts to fine-tune (default the landmark models)")
     p.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs")
-    p.add_argument("--lr-factor", type=float, default=0.25, help="fine-tuning lr = preset lr × this")
+    p.add_argument("--lr-factor", type=float, default=None,
+                   help="fine-tuning lr = preset lr × this (default: the fine-tuning rate of "
+                        "presets.FineTuneConfig, 1e-4)")
     p.add_argument("--train-splits", default="train,val,test",
                    help="store splits to train on (default every split: each labelled image is trained on; the "
                         "store's hash split would otherwise put some of the queued images aside)")
