@@ -38,3 +38,16 @@ def test_auto_split_is_test_on_the_training_store_and_whole_on_another(tiny_stor
     assert any(m.startswith("detector: no region") for m in res["found_nothing"])
     assert "What was not found" in md and "detector: no region above its threshold" in md
     assert res["legs_with_hka_pct"] == 0.0 and res["table4_metrics"]["hka_deg"]["mae"] is None
+
+
+def test_active_loop_headlines_the_8_landmark_mean_and_trains_on_every_split():
+    from training import active_loop
+
+    res = {"n_images": 1, "mean_error_mm_8_landmarks": {"mean": 1.0}, "mean_error_mm_9_landmarks": {"mean": 5.0},
+           "table4_metrics": {k: {"mae": 0.1} for k in ("hka_deg", "mldfa_deg", "mmpta_deg")},
+           "failed_images": 0, "figure7": {"missing_landmarks": 2}, "legs_with_hka_pct": 50.0}
+    summary = active_loop._summary(res)
+    assert summary["mean_error_mm"] == 1.0 and summary["missing_landmarks"] == 2
+    args = active_loop.get_args_parser().parse_args(["--store", "s", "--models", "m", "--round-dir", "r"])
+    assert set(args.train_splits.split(",")) == {"train", "val", "test"} and args.val_split == "none"
+    assert args.lr_factor is None  # the fine-tuning rate, not a fraction of the from-scratch rate
