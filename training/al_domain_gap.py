@@ -132,11 +132,13 @@ def label_store(pool: str, ids: list[str], dst: Path) -> None:
 
 
 def headline(res: dict) -> dict:
+    from .report import strict_json
+
     n_legs = res["n_legs"]
     with_hka = res.get("legs_with_hka_pct")
-    return {"mean_error_mm": res["mean_error_mm_8_landmarks"]["mean"], "hka_mae_deg": res["table4_metrics"]["hka_deg"]["mae"],
+    return strict_json({"mean_error_mm": res["mean_error_mm_8_landmarks"]["mean"], "hka_mae_deg": res["table4_metrics"]["hka_deg"]["mae"],
             "legs_missed_pct": None if with_hka is None or not math.isfinite(with_hka) else 100.0 - with_hka,
-            "missing_landmarks": res["figure7"]["missing_landmarks"], "n_legs": n_legs, "model_id": res["model_id"]}
+            "missing_landmarks": res["figure7"]["missing_landmarks"], "n_legs": n_legs, "model_id": res["model_id"]})
 
 
 def run_one(args, labelled: list[str], run_dir: Path, seed: int, log) -> dict:
@@ -155,7 +157,7 @@ def run_one(args, labelled: list[str], run_dir: Path, seed: int, log) -> dict:
     argv = ["--data", str(store), "--out", str(models), "--init-from", args.bundle, "--parts", args.parts,
             "--epochs", str(epochs), "--max-steps", str(args.steps), "--batch-size", str(args.batch_size),
             "--train-splits", "train", "--val-split", "none", "--threads", str(args.threads), "--seed", str(seed),
-            "--no-progress", "--cache-dir", str(run_dir / "cache"), "--patience", "0"]
+            "--no-progress", "--cache-dir", str(run_dir / "cache"), "--patience", "0", "--keep", "last"]
     if args.lr:
         argv += ["--lr", str(args.lr)]
     if args.freeze_fraction is not None:
@@ -258,6 +260,7 @@ def plot_png(summ: dict, path: Path) -> None:
         series = {st: [(n, r[key][0], r[key][1]) for n, r in rows.items() if r[key][0] is not None]
                   for st, rows in summ["strategies"].items()}
         base = summ["baseline"].get(key)
+        base = base if base is not None and math.isfinite(base) else None
         ns = sorted({n for s in series.values() for n, _, _ in s}) or [1]
         ys = [m + sd for s in series.values() for _, m, sd in s] + ([base] if base is not None else [])
         ymax = max(ys + [1e-6]) * 1.1

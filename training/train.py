@@ -99,6 +99,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--restart", action="store_true", help="ignore existing checkpoints of the trained parts")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--keep", default="best", choices=("best", "last"),
+                   help="weights that go into the bundle: the best validation score (default; without a "
+                        "validation split the lowest training loss) or the last epoch's")
     p.add_argument("--notes", default=None, help="the bundle's notes (default: how it was trained)")
     return p
 
@@ -301,7 +304,7 @@ def train_part(args, preset: TrainPreset, part: str, cache: Path, out: Path, inf
         vstats = evaluate(kind, net, val_loader, device, alpha=preset.alpha, max_steps=args.max_steps, info=info) \
             if val_loader is not None else {}
         score = vstats.get("val_err_px", vstats.get("val_loss", stats["train_loss"]))
-        is_best = score < best or best_epoch < 0
+        is_best = score < best or best_epoch < 0 or getattr(args, "keep", "best") == "last"
         if is_best:
             best, best_epoch = score, epoch
         record = {"part": part, "epoch": epoch, "lr": lr, **stats, **vstats, "best_epoch": best_epoch,
