@@ -138,7 +138,9 @@ def headline(res: dict) -> dict:
     with_hka = res.get("legs_with_hka_pct")
     return strict_json({"mean_error_mm": res["mean_error_mm_8_landmarks"]["mean"], "hka_mae_deg": res["table4_metrics"]["hka_deg"]["mae"],
             "legs_missed_pct": None if with_hka is None or not math.isfinite(with_hka) else 100.0 - with_hka,
-            "missing_landmarks": res["figure7"]["missing_landmarks"], "n_legs": n_legs, "model_id": res["model_id"]})
+            "missing_landmarks": res["figure7"]["missing_landmarks"], "n_legs": n_legs, "model_id": res["model_id"],
+            "legs_missing_region": res.get("legs_missing_region"), "legs_not_found": res.get("legs_not_found"),
+            "images_without_detection": len(res.get("images_without_detection", []))})
 
 
 def run_one(args, labelled: list[str], run_dir: Path, seed: int, log) -> dict:

@@ -35,7 +35,7 @@ import torch
 
 from llm_viewer.core.imageio import load_image
 from llm_viewer.core.landmarks import LANDMARK_IDS, LANDMARK_REGION, REGIONS
-from llm_viewer.core.metrics import compute_leg_metrics
+from llm_viewer.core.metrics import GeometryError, compute_leg_metrics
 from llm_viewer.pipeline.crop import crop_affine, normalize_intensity, warp_crop
 from llm_viewer.pipeline.engine import InferenceEngine
 from llm_viewer.pipeline.refine import Refiner
@@ -202,13 +202,17 @@ def evaluate_bundle(data: str, models: str, *, split: str = "test", limit: int |
                 row["errors_mm"][lm] = e
                 per_lm[lm].append(e)
             true_m = compute_leg_metrics(truth, side, spacing).as_dict()
-            if not row["missing"]:
-                pred_m = compute_leg_metrics(pred, side, spacing).as_dict()
-                for k in TABLE4 + EXTRA_METRICS:
-                    if true_m.get(k) is not None and pred_m.get(k) is not None:
-                        row["metric_errors"][k] = float(pred_m[k] - true_m[k])
+            # every metric whose own landmarks were found (HKA does not need the diaphysis centre)
+            try:
+                pred_m = compute_leg_metrics(pred, side, spacing).as_dict() if pred else {}
+            except GeometryError:  # a degenerate prediction: no metric of this leg
+                pred_m = {}
+            for k in TABLE4 + EXTRA_METRICS:
+                if true_m.get(k) is not None and pred_m.get(k) is not None:
+                    row["metric_errors"][k] = float(pred_m[k] - true_m[k])
+            if pred_m.get("hka_deg") is not None:
                 row["hka_true_deg"], row["hka_pred_deg"] = true_m["hka_deg"], pred_m["hka_deg"]
-            else:
+            if row["missing"]:
                 image_failed = True
             legs_not_found += leg is None
             for region in {LANDMARK_REGION[lm] for lm in row["missing"]}:
