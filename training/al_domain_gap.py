@@ -9,7 +9,7 @@ Usage::
     python -m training.al_domain_gap --report-from DIR [--report-from DIR2 ...] --out DIR   # tables only
 
 Protocol. The pool and the test set are stores from a domain the bundle never saw (e.g. single-leg clinical
-exports of an earlier generator version, made by ``prepare_domain_gap.sh`` in ``docs/active_learning/``).
+exports of an earlier generator version, made by ``docs/active_learning/domain_gap/prepare.sh``).
 Every pool image is scored once by the *unadapted* bundle with the same code as ``llm-viewer rank``
 (:class:`llm_viewer.pipeline.active.tta.UncertaintyAnalyzer` evidence, each strategy's ``score``): what a
 clinic can do before it labels anything. Per seed, ``--candidates`` pool images are drawn; each strategy
