@@ -190,8 +190,11 @@ def _stats(vals: list[float | None]) -> tuple[float | None, float | None, int]:
     return float(np.mean(v)), (float(np.std(v, ddof=1)) if len(v) > 1 else 0.0), len(v)
 
 
-def _f(m, s, nd=2) -> str:
-    return "–" if m is None else f"{m:.{nd}f} ± {s:.{nd}f}"
+def _f(m, s, nd=2, n=2) -> str:
+    """Mean ± SD over the seeds; the mean alone for one seed (no spread to show)."""
+    if m is None:
+        return "–"
+    return f"{m:.{nd}f}" if n < 2 else f"{m:.{nd}f} ± {s:.{nd}f}"
 
 
 def summarize(doc: dict) -> dict:
@@ -226,14 +229,16 @@ def render_markdown(doc: dict, summ: dict) -> str:
              f"Bundle `{base.get('model_id', '?')}` unadapted on the test store: mean error "
              f"{_num(base.get('mean_error_mm'))} mm (8 landmarks), HKA MAE {_num(base.get('hka_mae_deg'))}°, "
              f"legs without an HKA measurement {_num(base.get('legs_missed_pct'), 1)} % of {base.get('n_legs')}.", "",
-             "Mean ± SD over the seeds (n = number of seeds). CPU minutes per run (training + evaluation).", "",
+             "Mean ± SD over the seeds (n = number of seeds; one seed: the value, no spread). CPU minutes per run "
+             "(training, cache included, and evaluation).", "",
              "| strategy | labels | mean error mm | HKA MAE ° | legs missed % | CPU min train | CPU min eval | n |",
              "|---|---|---|---|---|---|---|---|"]
     for st, rows in summ["strategies"].items():
         for n, r in rows.items():
-            lines.append(f"| {st} | {n} | {_f(*r['mean_error_mm'][:2])} | {_f(*r['hka_mae_deg'][:2])} | "
-                         f"{_f(*r['legs_missed_pct'][:2], nd=1)} | {_f(*r['train_cpu_min'][:2], nd=1)} | "
-                         f"{_f(*r['eval_cpu_min'][:2], nd=1)} | {r['mean_error_mm'][2]} |")
+            k = r["mean_error_mm"][2]
+            lines.append(f"| {st} | {n} | {_f(*r['mean_error_mm'][:2], n=k)} | {_f(*r['hka_mae_deg'][:2], n=k)} | "
+                         f"{_f(*r['legs_missed_pct'][:2], nd=1, n=k)} | {_f(*r['train_cpu_min'][:2], nd=1, n=k)} | "
+                         f"{_f(*r['eval_cpu_min'][:2], nd=1, n=k)} | {k} |")
     lines += ["", "Labels needed for HKA MAE < 1.0° and legs missed < 2 % (seed means):", ""]
     target = {st: labels_to_target(rows) for st, rows in summ["strategies"].items()}
     for st, n in target.items():
