@@ -137,7 +137,7 @@ def seed_checkpoints(models: Path, out: Path, preset: TrainPreset, finetune_part
             save_file({k: v.contiguous() for k, v in state.items()}, str(folder / "best.safetensors"))
 
 
-def fine_tune(store: Path, models: Path, out: Path, *, parts: list[str], epochs: int, lr_factor: float,
+def fine_tune(store: Path, models: Path, out: Path, *, parts: list[str], epochs: int, lr_factor: float | None,
               train_splits: str, val_split: str, threads: int, max_steps: int | None, seed: int) -> Path:
     """Fine-tune ``parts`` of ``models`` on ``store`` for ``epochs`` epochs; the new bundle is ``out``."""
     preset = detect_preset(models)
@@ -147,7 +147,9 @@ def fine_tune(store: Path, models: Path, out: Path, *, parts: list[str], epochs:
     unknown = [p for p in parts if p not in preset.parts()]
     if unknown:
         raise LoopError(f"unknown part(s) {unknown}; this bundle has {list(preset.parts())}")
-    base_lr = preset.stage(parts[0]).lr * lr_factor
+    from .presets import finetune_defaults
+
+    base_lr = preset.stage(parts[0]).lr * lr_factor if lr_factor else finetune_defaults().lr
     if out.exists():
         shutil.rmtree(out)
     seed_checkpoints(models, out, preset, parts, base_lr)
@@ -163,7 +165,10 @@ def fine_tune(store: Path, models: Path, out: Path, *, parts: list[str], epochs:
 
 
 def _summary(res: dict) -> dict:
-    return {"n_images": res["n_images"], "mean_error_mm": res["mean_error_mm_9_landmarks"]["mean"],
+    # the headline of every report: the paper's eight landmarks (the diaphysis centre's ~10 mm is a construction)
+    return {"n_images": res["n_images"], "mean_error_mm": res["mean_error_mm_8_landmarks"]["mean"],
+            "missing_landmarks": res["figure7"]["missing_landmarks"],
+            "legs_with_hka_pct": res.get("legs_with_hka_pct"),
             "hka_mae_deg": res["table4_metrics"]["hka_deg"]["mae"], "mldfa_mae_deg": res["table4_metrics"]["mldfa_deg"]["mae"],
             "mmpta_mae_deg": res["table4_metrics"]["mmpta_deg"]["mae"], "failed_images": res["failed_images"]}
 
@@ -211,7 +216,10 @@ def run_round(args: argparse.Namespace) -> dict:
                                   log=lambda m: None)
             record[f"eval_{key}"] = _summary(res)
             print(f"evaluation {key}: {record[f'eval_{key}']}")
-    record_path.write_text(json.dumps(record, indent=1, default=str) + "\n", encoding="utf-8")
+    from .report import strict_json
+
+    record_path.write_text(json.dumps(strict_json(record), indent=1, default=str, allow_nan=False) + "\n",
+                           encoding="utf-8")
     return record
 
 
@@ -227,9 +235,15 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-only", action="store_true", help="skip ranking: fine-tune on the store as it is")
     p.add_argument("--parts", default="hip,knee,ankle", help="parts to fine-tune (default the landmark models)")
     p.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs")
-    p.add_argument("--lr-factor", type=float, default=0.25, help="fine-tuning lr = preset lr × this")
-    p.add_argument("--train-splits", default="train,test", help="store splits to train on")
-    p.add_argument("--val-split", default="val")
+    p.add_argument("--lr-factor", type=float, default=None,
+                   help="fine-tuning lr = preset lr × this (default: the fine-tuning rate of "
+                        "presets.FineTuneConfig, 1e-4)")
+    p.add_argument("--train-splits", default="train,val,test",
+                   help="store splits to train on (default every split: each labelled image is trained on; the "
+                        "store's hash split would otherwise put some of the queued images aside)")
+    p.add_argument("--val-split", default="none",
+                   help="store split for the best-epoch choice (default none: the last epoch; evaluate on "
+                        "--eval-data)")
     p.add_argument("--max-steps", type=int, default=None, help="batches per epoch (smoke tests)")
     p.add_argument("--eval-data", default=None, help="held-out store to evaluate before and after")
     p.add_argument("--eval-split", default="all")

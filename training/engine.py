@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
@@ -87,8 +87,12 @@ def soft_argmax_l1(logits: torch.Tensor, target_xy: torch.Tensor) -> torch.Tenso
 
 def train_one_epoch(kind: str, model: torch.nn.Module, optimizer: torch.optim.Optimizer, loader: Iterable,
                     device: torch.device, *, alpha: float = 0.2, max_steps: int | None = None,
-                    info: DistInfo = _SINGLE, label: str = "", progress: bool = True) -> dict[str, float]:
-    """One pass over ``loader``; returns ``{"train_loss", "steps"}`` averaged over ranks."""
+                    info: DistInfo = _SINGLE, label: str = "", progress: bool = True,
+                    on_step: Callable[[int, int, float], None] | None = None) -> dict[str, float]:
+    """One pass over ``loader``; returns ``{"train_loss", "steps"}`` averaged over ranks.
+
+    ``on_step(step, n_steps, loss)`` is called after every batch (progress reports; it may raise to stop).
+    """
     model.train()
     n_batches = len(loader) if max_steps is None else min(len(loader), max_steps)
     bar = ProgressBar(n_batches, label, progress and info.is_main)
@@ -105,6 +109,8 @@ def train_one_epoch(kind: str, model: torch.nn.Module, optimizer: torch.optim.Op
         total += float(loss.detach())
         steps += 1
         bar.update(float(loss.detach()))
+        if on_step is not None:
+            on_step(steps, n_batches, float(loss.detach()))
     return all_reduce_mean({"train_loss": total / max(1, steps), "steps": float(steps)}, info)
 
 

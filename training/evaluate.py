@@ -2,7 +2,11 @@
 
 Usage::
 
-    python -m training.evaluate --data STORE --models MODELDIR --out REPORTDIR [--split test|all]
+    python -m training.evaluate --data STORE --models MODELDIR --out REPORTDIR [--split auto|test|all|...]
+
+``--split auto`` (the default) evaluates the store's ``test`` split when the store is the one the bundle was
+trained on (``train_config.json`` names it, or the bundle's ``training_data_fingerprint`` is the store's), and
+the whole store otherwise: a separate held-out store is evaluated whole. The report says which and why.
 
 Runs the whole pipeline (``InferenceEngine`` + the bundle's refinement stage when it has one) on every
 case of the split, exactly as ``llm-viewer analyze`` would, and compares with the ground truth:
@@ -30,14 +34,14 @@ import numpy as np
 import torch
 
 from llm_viewer.core.imageio import load_image
-from llm_viewer.core.landmarks import LANDMARK_IDS, REGIONS
-from llm_viewer.core.metrics import compute_leg_metrics
+from llm_viewer.core.landmarks import LANDMARK_IDS, LANDMARK_REGION, REGIONS
+from llm_viewer.core.metrics import GeometryError, compute_leg_metrics
 from llm_viewer.pipeline.crop import crop_affine, normalize_intensity, warp_crop
 from llm_viewer.pipeline.engine import InferenceEngine
 from llm_viewer.pipeline.refine import Refiner
 
 from . import evalmetrics as em
-from .data import CaseRecord, _load_mask, read_store
+from .data import CaseRecord, _load_mask, read_store, store_fingerprint
 from .report import write_report
 
 SGR_LANDMARKS = tuple(lm for lm in LANDMARK_IDS if lm != "diaphysis_center")
@@ -52,7 +56,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="store with ground truth")
     p.add_argument("--models", required=True, help="model bundle folder")
     p.add_argument("--out", required=True, help="report folder (report.md, report.json, detection_rate.png)")
-    p.add_argument("--split", default="test", help="store split to evaluate, or 'all' (default test)")
+    p.add_argument("--split", default="auto",
+                   help="store split to evaluate, 'all', or 'auto' (default: 'test' when the bundle was trained on "
+                        "this store, the whole store otherwise)")
     p.add_argument("--limit", type=int, default=None, help="at most this many cases")
     p.add_argument("--no-refine", action="store_true", help="skip the bundle's refinement stage")
     p.add_argument("--recentre", action="store_true",
@@ -81,10 +87,49 @@ def _diaphysis_dice(engine: InferenceEngine, norm: np.ndarray, case: CaseRecord)
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class SplitChoice:
+    """The split ``--split auto`` evaluates and why."""
+
+    split: str
+    reason: str
+
+
+def choose_split(data: str, models: str) -> SplitChoice:
+    """``test`` when ``data`` is the store ``models`` was trained on, else ``all`` (a separate store, whole)."""
+    import json
+
+    from llm_viewer.pipeline.bundle import load_bundle
+
+    cfg_file = Path(models) / "train_config.json"
+    if cfg_file.is_file():
+        try:
+            trained_on = json.loads(cfg_file.read_text(encoding="utf-8")).get("args", {}).get("data")
+        except (OSError, ValueError):
+            trained_on = None
+        if trained_on and Path(trained_on).resolve() == Path(data).resolve():
+            return SplitChoice("test", "the bundle was trained on this store (train_config.json): its test split "
+                                       "is the part training never saw")
+    fingerprint = load_bundle(models).config.training_data_fingerprint
+    if fingerprint and fingerprint == store_fingerprint(read_store(data)):
+        return SplitChoice("test", "the bundle's training-data fingerprint is this store's: its test split is the "
+                                   "part training never saw")
+    return SplitChoice("all", "the store is not the one the bundle was trained on, so it is evaluated whole")
+
+
 def evaluate_bundle(data: str, models: str, *, split: str = "test", limit: int | None = None, refine: bool = True,
                     recentre: bool = False, device: str = "cpu", log=print) -> dict:
-    """Run the pipeline on a store's split and return every number of the report (JSON-ready)."""
+    """Run the pipeline on a store's split and return every number of the report (JSON-ready after
+    :func:`training.report.strict_json`; ``split="auto"``: see :func:`choose_split`)."""
+    split_reason = "chosen on the command line"
+    if split == "auto":
+        choice = choose_split(data, models)
+        split, split_reason = choice.split, choice.reason
+    store_images = len(read_store(data))
     cases = read_store(data, None if split == "all" else (split,))
+    if split != "all":
+        log(f"evaluate: split {split!r}: {len(cases)} of {store_images} images of {data} ({split_reason}); "
+            "--split all evaluates the whole store")
     if limit:
         cases = cases[:limit]
     engine = InferenceEngine.from_bundle(models, device=device)
@@ -102,6 +147,9 @@ def evaluate_bundle(data: str, models: str, *, split: str = "test", limit: int |
     dice_vals: list[float] = []
     fp_blobs = missed_maps = 0
     failed_images = 0
+    no_detection_images = []
+    legs_not_found = 0
+    legs_missing_region = {r: 0 for r in REGIONS}
     for n, case in enumerate(cases):
         img = load_image(case.image_path)
         spacing = case.spacing_mm or img.pixel_spacing_mm
@@ -119,7 +167,10 @@ def evaluate_bundle(data: str, models: str, *, split: str = "test", limit: int |
             dets[d.region].append((case.case_id, d.score, [d.box.x0, d.box.y0, d.box.x1, d.box.y1]))
         for (_side, region), b in case.rois.items():
             gts[region].setdefault(case.case_id, []).append([b.x0, b.y0, b.x1, b.y1])
-        result = engine.analyze(img.pixels, detections=[d for d in all_dets if d.score >= det_thresh], refine=False)
+        kept = [d for d in all_dets if d.score >= det_thresh]
+        if not kept:
+            no_detection_images.append(case.case_id)
+        result = engine.analyze(img.pixels, detections=kept, refine=False)
         result.timings_s["normalize"] = t_norm
         result.timings_s["detect"] = t_det
         if refiner is not None:
@@ -151,14 +202,21 @@ def evaluate_bundle(data: str, models: str, *, split: str = "test", limit: int |
                 row["errors_mm"][lm] = e
                 per_lm[lm].append(e)
             true_m = compute_leg_metrics(truth, side, spacing).as_dict()
-            if not row["missing"]:
-                pred_m = compute_leg_metrics(pred, side, spacing).as_dict()
-                for k in TABLE4 + EXTRA_METRICS:
-                    if true_m.get(k) is not None and pred_m.get(k) is not None:
-                        row["metric_errors"][k] = float(pred_m[k] - true_m[k])
+            # every metric whose own landmarks were found (HKA does not need the diaphysis centre)
+            try:
+                pred_m = compute_leg_metrics(pred, side, spacing).as_dict() if pred else {}
+            except GeometryError:  # a degenerate prediction: no metric of this leg
+                pred_m = {}
+            for k in TABLE4 + EXTRA_METRICS:
+                if true_m.get(k) is not None and pred_m.get(k) is not None:
+                    row["metric_errors"][k] = float(pred_m[k] - true_m[k])
+            if pred_m.get("hka_deg") is not None:
                 row["hka_true_deg"], row["hka_pred_deg"] = true_m["hka_deg"], pred_m["hka_deg"]
-            else:
+            if row["missing"]:
                 image_failed = True
+            legs_not_found += leg is None
+            for region in {LANDMARK_REGION[lm] for lm in row["missing"]}:
+                legs_missing_region[region] += 1
             per_leg.append(row)
         failed_images += image_failed
         errs = [e for r in per_leg[-len(case.landmarks):] for e in r["errors_mm"].values()]
@@ -173,8 +231,21 @@ def evaluate_bundle(data: str, models: str, *, split: str = "test", limit: int |
         s = em.summary([abs(r["metric_errors"][k]) for r in per_leg if k in r["metric_errors"]])
         table4[k] = {"mae": s["mean"], "sd": s["sd"], "rmse": s["rmse"], "max": s["max"], "n": s["n"]}
     rates = em.detection_rates(sgr_errors)
+    n_legs = len(per_leg)
+    found_nothing = []
+    if no_detection_images:
+        found_nothing.append(f"detector: no region above its threshold ({det_thresh:g}) in "
+                             f"{len(no_detection_images)} of {len(cases)} images")
+    if legs_not_found:
+        found_nothing.append(f"legs: {legs_not_found} of {n_legs} annotated legs were not found at all")
+    for region in REGIONS:
+        if legs_missing_region[region]:
+            found_nothing.append(f"{region}: landmarks missing on {legs_missing_region[region]} of {n_legs} legs")
     return {
-        "models": str(models), "data": str(data), "split": split, "n_images": len(cases), "n_legs": len(per_leg),
+        "models": str(models), "data": str(data), "split": split, "split_reason": split_reason,
+        "store_images": store_images, "n_images": len(cases), "n_legs": len(per_leg),
+        "found_nothing": found_nothing, "images_without_detection": no_detection_images,
+        "legs_not_found": int(legs_not_found), "legs_missing_region": legs_missing_region,
         "model_id": engine.model_id, "refinement": refiner is not None and bool(refiner.models),
         "recentre": bool(refiner is not None and recentre and refiner.recentre_offsets),
         "methods": {r: c.method for r, c in cfg.regions.items()},
@@ -192,6 +263,7 @@ def evaluate_bundle(data: str, models: str, *, split: str = "test", limit: int |
                     "n_landmarks": len(sgr_errors)},
         "table4_metrics": table4,
         "hka_errors_above_1_5_deg_pct": float(100 * np.mean(np.array(hka_abs) > 1.5)) if hka_abs else float("nan"),
+        "legs_with_hka_pct": float(100 * len(hka_abs) / n_legs) if n_legs else float("nan"),
         "hka_max_error_deg": float(max(hka_abs)) if hka_abs else float("nan"),
         "failed_images": int(failed_images),
         "diaphysis_dice": em.summary(dice_vals),

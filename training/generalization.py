@@ -141,6 +141,8 @@ def export_store(src: Path, dst: Path, fmt: str, seed: int) -> None:
             for sd, pts in ex.landmarks.items():
                 for lm, xy in pts.items():
                     c.set_ground_truth(sd, lm, xy, source="ground_truth", by="training.generalization")
+            c.set_rois([{**r, "box_px": [float(v) for v in r["box_px"]]} for r in ex.rois
+                        if r.get("side") in ex.landmarks])  # the boxes, for training on these exports
             c.set("synthetic", {"export": {"of": e.id, "spec": spec.as_dict()}})
             s_out.add_case(f"{e.id}-{fmt}{k}", c.to_dict(), image_bytes=ex.encoded, image_suffix=ex.suffix,
                            source="synthetic", split="test")

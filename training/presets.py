@@ -173,3 +173,29 @@ def get_preset(name: str, *, landmark_method: str | None = None) -> TrainPreset:
         preset = replace(preset, bundle=replace(preset.bundle, regions=regions,
                                                 name=f"{preset.bundle.name}-{landmark_method}"))
     return preset
+
+
+@dataclass(frozen=True)
+class FineTuneConfig:
+    """Defaults for fine-tuning an existing bundle (``training.train --init-from``, ``training.adapt``).
+
+    The presets' learning rates are for training from scratch; applied to trained weights they destroy them
+    (the lite preset's 1e-3 / 2e-3 took the bundled model from 0.71 mm to 88.5 mm in one epoch, and its
+    detector's AP@0.75 from 0.92 to 0.24 in ten). ``lr`` is the rate ``docs/dev/train_v6.sh`` fine-tunes at.
+    """
+
+    lr: float = 1e-4
+    """Base learning rate of every part (cosine-decayed over the epochs as the preset's schedule says)."""
+    epochs: int = 6
+    """Most epochs per part; early stopping usually ends a part sooner."""
+    patience: int = 2
+    """Stop a part when its validation score has not improved for this many epochs (0: never)."""
+    freeze_fraction: float = 0.5
+    """Share of the early encoder / backbone blocks whose weights and batch-norm statistics stay fixed."""
+    min_val_cases: int = 1
+    """Early stopping needs at least this many held-out cases; with fewer, the part trains ``epochs`` epochs."""
+
+
+def finetune_defaults() -> FineTuneConfig:
+    """The fine-tuning defaults (:class:`FineTuneConfig`)."""
+    return FineTuneConfig()

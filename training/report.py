@@ -21,6 +21,20 @@ PAPER = {"table1": {"iou_0.50": 0.99, "iou_0.75": 0.88, "iou_0.50:0.95": 0.71},
          "hka_above_1_5": 0.82}
 
 
+def strict_json(obj):
+    """``obj`` with every non-finite float (NaN, ±inf) replaced by ``None``: strict JSON (``null``), which
+    every JSON reader accepts (bare ``NaN`` tokens are not JSON)."""
+    if isinstance(obj, dict):
+        return {k: strict_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
 def _f(v, nd: int = 2) -> str:
     return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{nd}f}"
 
@@ -38,6 +52,7 @@ def detection_rate_png(thresholds: list[float], rates: list[float], label: str) 
         cv2.line(img, (left, y_of(gy)), (w - r, y_of(gy)), (225, 225, 225), 1)
         cv2.putText(img, f"{gy}", (left - 35, y_of(gy) + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
     cv2.rectangle(img, (left, t), (w - r, h - b), (0, 0, 0), 1)
+    rates = [r if r is not None and math.isfinite(r) else 0.0 for r in rates]  # no landmark at all: 0 %
     pts = np.array([[x_of(0), y_of(0)]] + [[x_of(x), y_of(y)] for x, y in zip(thresholds, rates)], np.int32)
     cv2.polylines(img, [pts], False, (200, 80, 0), 2, cv2.LINE_AA)
     for p in pts[1:]:
@@ -58,12 +73,27 @@ def render_markdown(res: dict, title: str | None = None, command: str | None = N
               f"refinement stage: {'yes' if res['refinement'] else 'no'}, ROI re-centring: "
               f"{'yes' if res.get('recentre') else 'no'}) on `{res['data']}` split `{res['split']}`: "
               f"{res['n_images']} images, {res['n_legs']} legs. Errors in mm use the images' pixel spacing.", ""]
+    if res.get("store_images") is not None and res["split"] != "all":
+        lines += [f"**Split `{res['split']}` only: {res['n_images']} of the store's {res['store_images']} images** "
+                  f"({res.get('split_reason', '')}; `--split all` evaluates the whole store).", ""]
+    elif res.get("split_reason"):
+        lines += [f"Whole store ({res['split_reason']}).", ""]
+    if "found_nothing" in res:
+        if res["found_nothing"]:
+            lines += ["**What was not found:**", ""] + [f"* {m}" for m in res["found_nothing"]]
+            if res.get("images_without_detection"):
+                lines.append("* images without any detection: " + ", ".join(res["images_without_detection"][:20])
+                             + (" …" if len(res["images_without_detection"]) > 20 else ""))
+            lines.append("")
+        else:
+            lines += ["Every stage found its regions and landmarks on every annotated leg.", ""]
     if command:
         lines += ["Regenerate:", "", "```bash", command, "```", ""]
     lines += ["## Summary", "", "| measure | value |", "|---|---|",
               f"| mean landmark error, 8 landmarks (paper's Table 3 set) | {_f(m8['mean'])} ± {_f(m8['sd'])} mm |",
               f"| mean landmark error, all 9 (with diaphysis centre) | {_f(res['mean_error_mm_9_landmarks']['mean'])} mm |",
               f"| HKA MAE | {_f(t4['hka_deg']['mae'])}° |",
+              f"| legs with an HKA measurement | {_f(res.get('legs_with_hka_pct'), 1)} % |",
               f"| largest HKA error | {_f(res['hka_max_error_deg'])}° |",
               f"| HKA errors > 1.5° | {_f(res['hka_errors_above_1_5_deg_pct'])} % |",
               f"| missing landmarks | {f7['missing_landmarks']} |",
@@ -120,5 +150,6 @@ def write_report(res: dict, out: Path, *, title: str | None = None, command: str
     t2 = res["table2_detection_rates"]
     atomic_write_bytes(out / "detection_rate.png",
                        detection_rate_png(t2["thresholds_mm"], t2["rates_pct"], res["model_id"]))
-    atomic_write_text(out / "report.json", json.dumps(res, indent=1, default=float) + "\n")
+    res = strict_json(res)
+    atomic_write_text(out / "report.json", json.dumps(res, indent=1, allow_nan=False) + "\n")
     atomic_write_text(out / "report.md", render_markdown(res, title, command))

@@ -35,7 +35,27 @@ from . import checkpoint, datasets
 from .data import DataError, build_cache, load_npz, read_store, store_fingerprint
 from .distributed import DistInfo, barrier, cleanup, init_distributed
 from .engine import evaluate, train_one_epoch
-from .presets import PARTS, StageConfig, TrainPreset, get_preset
+from .finetune import freeze_early_layers
+from .report import strict_json
+from .presets import PARTS, StageConfig, TrainPreset, finetune_defaults, get_preset
+
+
+class TrainingCancelled(Exception):
+    """Raised by a progress hook to stop training; the last finished epoch of each part is kept (resumable)."""
+
+
+@dataclasses.dataclass
+class TrainHooks:
+    """Callbacks of :func:`main` for progress reports (``training.adapt``, the viewer's worker).
+
+    ``on_part(part, first_epoch, epochs, batches_per_epoch)`` before a part trains, ``on_step(part, epoch,
+    step, n_steps)`` after every batch (raise :class:`TrainingCancelled` in it to stop) and
+    ``on_epoch(record)`` with every ``log.jsonl`` record.
+    """
+
+    on_part: object = None
+    on_step: object = None
+    on_epoch: object = None
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -47,10 +67,20 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--method", default="sgr", choices=("sgr", "segmentation", "regression"),
                    help="landmark method of hip/knee/ankle (ablation; default the paper's sgr)")
     p.add_argument("--no-refine", action="store_true", help="no refinement stage (the paper's pipeline as published)")
-    p.add_argument("--epochs", type=int, default=None, help="override the epochs of every part")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="override the epochs of every part (default: the preset's; with --init-from the "
+                        "fine-tuning default, presets.FineTuneConfig.epochs)")
     p.add_argument("--max-steps", type=int, default=None, help="at most this many batches per epoch (smoke tests)")
     p.add_argument("--batch-size", type=int, default=None, help="override the batch size of every part")
-    p.add_argument("--lr", type=float, default=None, help="override the learning rate of every part")
+    p.add_argument("--lr", type=float, default=None,
+                   help="override the learning rate of every part (default: the preset's; with --init-from the "
+                        "fine-tuning rate presets.FineTuneConfig.lr = 1e-4, never the from-scratch rate)")
+    p.add_argument("--patience", type=int, default=None,
+                   help="stop a part when its validation score has not improved for this many epochs "
+                        "(default 0 = never; with --init-from presets.FineTuneConfig.patience)")
+    p.add_argument("--freeze-fraction", type=float, default=0.0,
+                   help="share of the early encoder / detector-backbone blocks kept fixed (weights and "
+                        "batch-norm statistics; default 0; training.adapt uses 0.5)")
     p.add_argument("--train-splits", default="train", help="store splits to train on (default train)")
     p.add_argument("--val-split", default="val", help="store split for validation / best-epoch choice")
     p.add_argument("--limit-cases", type=int, default=None, help="use only the first N cases (quick runs)")
@@ -69,6 +99,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--restart", action="store_true", help="ignore existing checkpoints of the trained parts")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--keep", default="best", choices=("best", "last"),
+                   help="weights that go into the bundle: the best validation score (default; without a "
+                        "validation split the lowest training loss) or the last epoch's")
+    p.add_argument("--notes", default=None, help="the bundle's notes (default: how it was trained)")
     return p
 
 
@@ -192,12 +226,20 @@ def _collate(part: str):
     return None
 
 
+def epoch_seed(seed: int, part: str, epoch: int) -> int:
+    """The seed of every random draw of one epoch of one part (shuffle, dropout, the detector's sampling), so
+    that a resumed run repeats an uninterrupted one exactly."""
+    return seed + 1000 * PARTS.index(part) + 100_003 * (epoch + 1)
+
+
 def train_part(args, preset: TrainPreset, part: str, cache: Path, out: Path, info: DistInfo,
-               device: torch.device, log) -> None:
+               device: torch.device, log, hooks: TrainHooks | None = None) -> None:
     stage = preset.stage(part)
-    epochs = args.epochs if args.epochs is not None else stage.epochs
+    ft = finetune_defaults() if args.init_from else None
+    epochs = args.epochs if args.epochs is not None else (ft.epochs if ft else stage.epochs)
     batch = args.batch_size or stage.batch_size
-    base_lr = args.lr or stage.lr
+    base_lr = args.lr or (ft.lr if ft else stage.lr)
+    patience = args.patience if args.patience is not None else (ft.patience if ft else 0)
     stage = dataclasses.replace(stage, epochs=epochs)
     seed_everything(args.seed + 1000 * PARTS.index(part))
     kind, model = build_part(preset, part)
@@ -232,8 +274,24 @@ def train_part(args, preset: TrainPreset, part: str, cache: Path, out: Path, inf
     if meta is not None:
         start, best, best_epoch = meta["epoch"] + 1, meta["best_score"], meta["best_epoch"]
         log(f"{part}: resuming after epoch {meta['epoch']} (best {best:.4f} at epoch {best_epoch})")
+    freeze = getattr(args, "freeze_fraction", 0.0) or 0.0
+    if freeze > 0:
+        rep = freeze_early_layers(model, freeze)
+        log(f"{part}: {rep.blocks_frozen} of {rep.blocks_total} early blocks frozen "
+            f"({rep.params_frozen} of {rep.params_total} parameters)")
+    if patience and start > 0 and start - 1 - best_epoch >= patience:
+        log(f"{part}: stopped early after epoch {start - 1} (no improvement for {patience} epochs)")
+        return
+    if hooks is not None and hooks.on_part is not None and info.is_main:
+        n_batches = len(loader) if args.max_steps is None else min(len(loader), args.max_steps)
+        hooks.on_part(part, start, epochs, n_batches)
     for epoch in range(start, epochs):
         t0 = time.monotonic()
+        seed_everything(epoch_seed(args.seed, part, epoch))  # dropout, RPN / RoI sampling, augmentation draws
+        gen.manual_seed(epoch_seed(args.seed, part, epoch))  # the shuffle
+        on_step = None
+        if hooks is not None and hooks.on_step is not None and info.is_main:
+            on_step = (lambda e: lambda step, n, _loss: hooks.on_step(part, e, step, n))(epoch)
         lr = lr_at(stage, epoch, base_lr)
         for g in optimizer.param_groups:
             g["lr"] = lr
@@ -241,11 +299,12 @@ def train_part(args, preset: TrainPreset, part: str, cache: Path, out: Path, inf
             sampler.set_epoch(epoch)
         train_ds.set_epoch(epoch)
         stats = train_one_epoch(kind, net, optimizer, loader, device, alpha=preset.alpha, max_steps=args.max_steps,
-                                info=info, label=f"{part} {epoch + 1}/{epochs}", progress=not args.no_progress)
+                                info=info, label=f"{part} {epoch + 1}/{epochs}", progress=not args.no_progress,
+                                on_step=on_step)
         vstats = evaluate(kind, net, val_loader, device, alpha=preset.alpha, max_steps=args.max_steps, info=info) \
             if val_loader is not None else {}
         score = vstats.get("val_err_px", vstats.get("val_loss", stats["train_loss"]))
-        is_best = score < best or best_epoch < 0
+        is_best = score < best or best_epoch < 0 or getattr(args, "keep", "best") == "last"
         if is_best:
             best, best_epoch = score, epoch
         record = {"part": part, "epoch": epoch, "lr": lr, **stats, **vstats, "best_epoch": best_epoch,
@@ -255,9 +314,15 @@ def train_part(args, preset: TrainPreset, part: str, cache: Path, out: Path, inf
                                        {"epoch": epoch, "best_score": best, "best_epoch": best_epoch, "part": part},
                                        best=is_best)
             with open(out / "log.jsonl", "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+                f.write(json.dumps(strict_json(record), allow_nan=False) + "\n")  # NaN -> null
             log(json.dumps(record))
+            if hooks is not None and hooks.on_epoch is not None:
+                hooks.on_epoch(record)
         barrier(info)
+        if patience and epoch - best_epoch >= patience and epoch + 1 < epochs:
+            log(f"{part}: stopped early after epoch {epoch} (no improvement for {patience} epochs; "
+                f"best epoch {best_epoch})")
+            break
 
 
 def init_weights(bundle_dir: str, part: str) -> dict[str, torch.Tensor] | None:
@@ -336,7 +401,7 @@ def recentre_offsets(cache: Path) -> dict[str, tuple[float, float]]:
 
 
 def write_bundle(preset: TrainPreset, out: Path, fingerprint: str, log, *, init_from: str | None = None,
-                 cache: Path | None = None) -> bool:
+                 cache: Path | None = None, notes: str | None = None) -> bool:
     """Assemble ``bundle.json`` + weights from the best checkpoints; ``False`` if a part is still missing."""
     states, missing = {}, []
     for part in preset.parts():
@@ -363,7 +428,7 @@ def write_bundle(preset: TrainPreset, out: Path, fingerprint: str, log, *, init_
         return True
     cfg = dataclasses.replace(preset.bundle, training_data_fingerprint=fingerprint,
                               created_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                              notes=f"trained with training.train --preset {preset.name}")
+                              notes=notes or f"trained with training.train --preset {preset.name}")
     save_bundle(out, cfg, {p: states[p] for p in ("detector", "hip", "diaphysis", "knee", "ankle")})
     if preset.refine:
         save_refiners(out, {r: (c, states[f"refine_{r}"]) for r, c in preset.refine.items()},
@@ -375,7 +440,16 @@ def write_bundle(preset: TrainPreset, out: Path, fingerprint: str, log, *, init_
     return True
 
 
-def main(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace, hooks: TrainHooks | None = None) -> int:
+    """Train (or resume) the parts ``args`` names and write the bundle; see the module docstring.
+
+    Raises
+    ------
+    TrainingCancelled
+        A hook stopped the run (every finished epoch is kept; the same arguments resume).
+    KeyboardInterrupt
+        Ctrl+C (the command line prints one line instead of a traceback).
+    """
     info = init_distributed(args.device)
     device = torch.device(f"cuda:{info.local_rank}" if args.device == "cuda" and info.enabled else args.device)
     if args.threads:
@@ -396,6 +470,8 @@ def main(args: argparse.Namespace) -> int:
     unknown = [p for p in parts if p not in preset.parts()]
     if unknown:
         raise SystemExit(f"error: unknown part(s) {unknown}; this preset has {list(preset.parts())}")
+    if not 0.0 <= (args.freeze_fraction or 0.0) <= 1.0:
+        raise SystemExit(f"error: --freeze-fraction {args.freeze_fraction} is outside [0, 1]")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -419,7 +495,7 @@ def main(args: argparse.Namespace) -> int:
                                                           indent=1, default=str) + "\n", encoding="utf-8")
     for part in parts:
         try:
-            train_part(args, preset, part, cache, out, info, device, log)
+            train_part(args, preset, part, cache, out, info, device, log, hooks)
         except WeightsError as exc:
             raise SystemExit(f"error: {exc}") from None
         except (DataError, FileNotFoundError) as exc:
@@ -428,7 +504,8 @@ def main(args: argparse.Namespace) -> int:
             log(f"{part}: no training data ({exc}); keeping the weights of {args.init_from}")
     if info.is_main:
         try:
-            write_bundle(preset, out, store_fingerprint(cases), log, init_from=args.init_from, cache=cache)
+            write_bundle(preset, out, store_fingerprint(cases), log, init_from=args.init_from, cache=cache,
+                         notes=getattr(args, "notes", None))
         except WeightsError as exc:
             raise SystemExit(f"error: {exc}") from None
     barrier(info)
@@ -436,5 +513,15 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
+def cli(argv: list[str] | None = None) -> int:
+    """The command line: :func:`main`, with Ctrl+C reported in one line (the run resumes when rerun)."""
+    args = get_args_parser().parse_args(argv)
+    try:
+        return main(args)
+    except KeyboardInterrupt:
+        sys.stderr.write("\ninterrupted; rerun the same command to resume\n")
+        return 130
+
+
 if __name__ == "__main__":
-    sys.exit(main(get_args_parser().parse_args()))
+    sys.exit(cli())

@@ -95,6 +95,9 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self._pending_startup = list(env.warnings)
         self.image_loader = image_loader
         self.engines = EngineProvider(engine_factory)
+        from .adapt import ModelAdapter
+
+        self.adapter = ModelAdapter(self, restore=engine_factory is None)  # Tools > Adapt the model…
         self.pool = WorkerPool(self)
         self.doc = Document(self)
         self.doc.reviewer = self.settings.value("reviewer", None) or None
@@ -270,6 +273,10 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
             self._action(m, text, lambda _c=False, t=tool: self.placement.start_tool(t) if self.doc.is_open else None,
                          QtGui.QKeySequence(key))
         add_measure_actions(self, m)
+        m.addSeparator()
+        self._action(m, "Adapt the model to these cases…", lambda: self.adapter.start())
+        self.act_switch_back = self._action(m, "Switch back to the previous model", lambda: self.adapter.switch_back())
+        self.act_switch_back.setEnabled(False)
         m = mb.addMenu("&Case")
         self._action(m, "Approve…", lambda: self.approve(), QtGui.QKeySequence("Ctrl+Return"))
         self._action(m, "Export report (PDF)…", lambda: self.export_report(), QtGui.QKeySequence("Ctrl+P"))
