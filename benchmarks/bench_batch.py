@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     from llm_viewer.pipeline.prefetch import prefetch_images
     from llm_viewer.pipeline.runtime import configure_threads
 
+    if (folder / "images").is_dir():  # a synth store: its images, not its masks
+        folder = folder / "images"
     files, _errors = collect_images([str(folder)])
     threads = configure_threads()
     engine = InferenceEngine.from_bundle(None, device="cpu")
@@ -80,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         analysis_s += engine.analyze(item.image.pixels).timings_s["total"]
     wall = time.perf_counter() - t0
     rows.append(("prefetch", wall, load_s, analysis_s))
-    out = folder.parent / "batch.json"
+    out = Path(tempfile.mkdtemp(prefix="bench-batch-out-")) / "batch.json"
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "llm_viewer.cli", "analyze", str(folder / "images"), "--json", str(out),
+    subprocess.run([sys.executable, "-m", "llm_viewer.cli", "analyze", str(folder), "--json", str(out),
                     "--device", "cpu"], env=_env(), check=True, capture_output=True)
     cli_wall = time.perf_counter() - t0
     n = len(files)

@@ -53,21 +53,30 @@ def make_image(folder: Path) -> Path:
     return sorted((folder / "images").iterdir())[0]
 
 
-BUILD = """
+BUILD_LOOP = """
+import contextlib, llm_viewer, torch
+from llm_viewer.pipeline.bundle import load_bundle, load_state_dict_checked
+from llm_viewer.pipeline.models import build_detector, build_landmark_model, fold_batchnorm, skip_random_init
+from llm_viewer.pipeline.runtime import import_detection
+import_detection()
+b = load_bundle({models!r})
+names = ("detector", "hip", "diaphysis", "knee", "ankle")
+states = {{n: b.state_dict(n) for n in names}}
+_t0 = _t.perf_counter()
+for name in names:
+    with (skip_random_init() if {skip} else contextlib.nullcontext()):
+        m = build_detector(b.config.detector) if name == "detector" else build_landmark_model(b.config.regions[name])
+    load_state_dict_checked(m, states[name], name=name, where="bench")
+    if {fold}:
+        fold_batchnorm(m.eval())
+"""
+FROM_BUNDLE = """
 import llm_viewer, torch
 from llm_viewer.pipeline.engine import InferenceEngine
+from llm_viewer.pipeline.runtime import import_detection
+import_detection()
 _t0 = _t.perf_counter()
-InferenceEngine.from_bundle({models!r}, device="cpu", fold_bn={fold})
-"""
-BUILD_INIT = """
-import llm_viewer, torch
-from llm_viewer.pipeline.bundle import load_bundle, load_state_dict_checked
-from llm_viewer.pipeline.models import build_detector, build_landmark_model
-b = load_bundle({models!r})
-_t0 = _t.perf_counter()
-for name in ("detector", "hip", "diaphysis", "knee", "ankle"):
-    m = build_detector(b.config.detector) if name == "detector" else build_landmark_model(b.config.regions[name])
-    load_state_dict_checked(m, b.state_dict(name), name=name, where="bench")
+InferenceEngine.from_bundle({models!r}, device="cpu")
 """
 
 
@@ -107,19 +116,14 @@ def main(argv: list[str] | None = None) -> int:
         ("import detection, no torch._dynamo", "import llm_viewer, torch; _t0 = _t.perf_counter()\n"
                                                "from llm_viewer.pipeline.runtime import import_detection\n"
                                                "import_detection()"),
-        ("build+load bundle, random init", BUILD_INIT.format(models=models)),
-        ("build+load bundle (from_bundle)", BUILD.format(models=models, fold=True)),
-        ("  of which folding", None),
+        ("5 models: random init + load (before)", BUILD_LOOP.format(models=models, skip=False, fold=False)),
+        ("5 models: no init + load", BUILD_LOOP.format(models=models, skip=True, fold=False)),
+        ("5 models: no init + load + fold BN", BUILD_LOOP.format(models=models, skip=True, fold=True)),
+        ("from_bundle (checksums, refiner, calib.)", FROM_BUNDLE.format(models=models)),
     ]
     print(f"{'fresh interpreter, median of 3':<40} {'s':>7}")
-    measured: dict[str, float] = {}
     for label, code in parts:
-        if code is None:
-            nofold = statistics.median(_py(BUILD.format(models=models, fold=False)) for _ in range(3))
-            print(f"{label:<40} {measured['build+load bundle (from_bundle)'] - nofold:>7.3f}")
-            continue
-        measured[label] = statistics.median(_py(code) for _ in range(3))
-        print(f"{label:<40} {measured[label]:>7.3f}")
+        print(f"{label:<40} {statistics.median(_py(code) for _ in range(3)):>7.3f}")
     print(f"# machine at end: {describe()}")
     ok = med_wall / med_rep <= 3.0
     print(f"target: process <= 3 x reported analysis: {med_wall / med_rep:.2f} {'met' if ok else 'NOT met'}")
