@@ -29,13 +29,12 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as llm_viewer/__init__ does, before torch loads
 
-import llm_viewer  # noqa: E402,F401  (sets OMP_WAIT_POLICY before torch loads)
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from benchmarks._machine import describe  # noqa: E402
-
 from llm_viewer.pipeline.config import lite_config, paper_config  # noqa: E402
 from llm_viewer.pipeline.crop import Box  # noqa: E402
 from llm_viewer.pipeline.engine import InferenceEngine  # noqa: E402
