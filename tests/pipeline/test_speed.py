@@ -238,3 +238,14 @@ def test_analyze_rejects_a_malformed_thread_count(tmp_path, monkeypatch, capsys)
     monkeypatch.setenv("LLM_VIEWER_THREADS", "many")
     assert main(["analyze", str(img), "--device", "cpu"]) == 2
     assert "LLM_VIEWER_THREADS" in capsys.readouterr().err
+
+
+def test_coordinates_stay_float32_under_bfloat16_autocast():
+    torch.manual_seed(0)
+    cfg = tiny_config().regions["knee"]
+    model = build_landmark_model(cfg).eval()
+    x = torch.rand(1, cfg.in_channels, cfg.input_size_px, cfg.input_size_px)
+    with torch.inference_mode(), torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        out = model(x)
+    assert out.seg_logits.dtype == torch.bfloat16  # the convolutions did run in reduced precision
+    assert out.coords.dtype == torch.float32  # the head did not (1/256 of a crop would be 2 px at 512 px)
