@@ -170,6 +170,8 @@ class LegOverlay(QtCore.QObject):
         self.selected: str | None = None
         self._syncing = False
         self.lines: dict[str, pg.PlotCurveItem] = {}
+        self._line_data: dict[str, tuple[list[float], list[float]]] = {}
+        """Each line item's last data: an unchanged line is not set again (nor repainted)."""
         for kind, style in _LINE_STYLE.items():
             style = dict(style)
             pen = pg.mkPen(style.pop("color", self.color), **style)
@@ -392,8 +394,11 @@ class LegOverlay(QtCore.QObject):
             if not xs:
                 item.setVisible(False)
                 continue
-            item.setData(xs, ys)
-            item.setVisible(True)
+            if self._line_data.get(kind) != (xs, ys):  # dragging one point moves two or three of the lines
+                self._line_data[kind] = (xs, ys)
+                item.setData(xs, ys)
+            if not item.isVisible():
+                item.setVisible(True)
 
     def _line_clip_rect(self) -> tuple[float, float, float, float] | None:
         """The view rect grown by half its size each side (image pixels), or ``None`` before layout."""
