@@ -129,7 +129,8 @@ def randomize(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def fov_crop(img: np.ndarray, boxes: np.ndarray, labels: np.ndarray, content_wh: tuple[float, float],
              rng: np.random.Generator, *, keep_frac: float = 0.6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A random part of a letterboxed film, letterboxed again into the same canvas (a partial view).
+    """A random part of a letterboxed film, letterboxed again into the same canvas (a partial view): one leg,
+    a band of 10–75 % of the height (a knee or an ankle alone, hip to knee...), or both.
 
     Parameters
     ----------
@@ -155,7 +156,7 @@ def fov_crop(img: np.ndarray, boxes: np.ndarray, labels: np.ndarray, content_wh:
         x1 = x0 + cw * rng.uniform(0.45, 0.6)
     else:
         x0, x1 = 0.0, cw
-    frac = rng.uniform(0.2, 0.75) if kind >= 0.35 or rng.random() < 0.5 else 1.0
+    frac = rng.uniform(0.1, 0.75) if kind >= 0.35 or rng.random() < 0.5 else 1.0
     y0 = rng.uniform(0.0, 1.0 - frac) * ch
     y1 = y0 + frac * ch
     x0, x1 = max(0.0, x0), min(cw, x1)

@@ -110,7 +110,7 @@ def paper_preset() -> TrainPreset:
         diaphysis=StageConfig(epochs=100, batch_size=8, lr=1e-5),
         refine_stage=StageConfig(epochs=0, batch_size=8, lr=1e-5),
         augment=AugmentConfig(rotation_deg=10.0, translation=0.1, scale=0.1, domain_randomization=0.7,
-                              p_fov_crop=0.3, p_negative=0.1),
+                              p_fov_crop=0.4, p_negative=0.1),
     )
 
 
@@ -143,7 +143,7 @@ def lite_preset() -> TrainPreset:
                 "ankle": default_refine_config("ankle", input_size_px=96, patch_fraction=0.35, mask_radius_px=6.0,
                                                base_width=8, min_peak=0.15)},
         augment=AugmentConfig(rotation_deg=5.0, translation=0.0, scale=0.05, box_shift=0.15, box_scale=0.2,
-                              domain_randomization=0.7, p_fov_crop=0.3, p_negative=0.1),
+                              domain_randomization=0.7, p_fov_crop=0.4, p_negative=0.1),
         detector_batch_size_per_image=64,
         detector_rpn_post_nms_train=300,
         refine_offset_sd=0.2,

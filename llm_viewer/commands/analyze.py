@@ -124,6 +124,8 @@ def result_document(image_path: str, image, result) -> dict:
         "rois": [{"side": r.side, "region": r.region, "box_px": [r.x0, r.y0, r.x1, r.y1], "score": r.score}
                  for r in result.rois],
         "mirrored_suspect": bool(getattr(result, "mirrored_suspect", False)),
+        "side_markers": [{"letter": m.letter, "mirrored": m.mirrored, "score": m.score, "box_px": list(m.box_px)}
+                         for m in getattr(result, "side_markers", [])],
         "uncertainty": unc.as_dict() if unc is not None else
         {"calibrated": False, "coverage": None, "message": "nothing analysed",
          "ood": {"flagged": False, "score": None, "reasons": [], "message": None}},

@@ -29,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="FILE", default=None,
                    help="write the queue (JSON list) to FILE; default: stdout")
     p.add_argument("--seed", type=int, default=0, help="seed of the random strategy (default 0)")
+    p.add_argument("--diversity", type=float, default=0.0, metavar="LAMBDA",
+                   help="0-1: push images nearly identical to one already queued down the queue (default 0)")
     p.add_argument("--device", default="cpu", help="cpu (default), auto, cuda, cuda:N or mps")
     p.add_argument("--no-refine", action="store_true", help="ignore the bundle's refinement stage")
     p.add_argument("--quiet", action="store_true", help="no per-image progress on stderr")
@@ -40,6 +42,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.top is not None and args.top < 1:
         raise CommandError(f"--top must be at least 1, got {args.top}")
+    if not 0.0 <= args.diversity <= 1.0:
+        raise CommandError(f"--diversity must be between 0 and 1, got {args.diversity}")
     from ..pipeline.active import STRATEGIES, get_strategy
 
     if args.strategy not in STRATEGIES:
@@ -65,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     except (BundleError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     outcome = rank_pool(items, analyzer, strategy, top=args.top,
-                        log=None if args.quiet else stderr_log)
+                        log=None if args.quiet else stderr_log, diversity=args.diversity)
     for msg in outcome.skipped:
         print(f"llm-viewer rank: {msg}", file=sys.stderr)
     if not outcome.ranked:

@@ -12,7 +12,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "report",
         help="write the PDF alignment report of case files",
         description="One PDF per case: radiograph with overlays, hip/knee/ankle insets of both legs, every "
-        "metric with normal ranges, calibration, model version, manual corrections and review status.",
+        "metric with normal ranges, calibration, model version, manual corrections and review status. An "
+        "approval that no longer matches the landmarks (changed after it, e.g. the case file edited) is marked "
+        "NOT VALID in the report's header and makes the command exit 1; one recorded without a fingerprint "
+        "(older versions) is marked 'not verifiable'.",
     )
     p.add_argument("cases", nargs="+", help="case files (*.case.json) or folders of them")
     p.add_argument("--out", required=True,
@@ -49,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.logo and not Path(args.logo).is_file():
         raise CommandError(f"logo not found: {args.logo}")
     opts = ReportOptions(paper=args.paper, institution=args.institution, logo_path=args.logo)
-    failures = image_missing = 0
+    failures = image_missing = stale = 0
     for case_path in cases:
         try:
             report = build_case_report(case_path)
@@ -67,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
             continue
         for w in report.warnings:
             print(f"llm-viewer report: {case_path}: warning: {w}", file=sys.stderr)
+        if report.approval.state == "stale":
+            print(f"llm-viewer report: {case_path}: APPROVAL NOT VALID: {report.approval.message}; the report is "
+                  "marked so in its header", file=sys.stderr)
+            stale += 1
         unreadable = [w for w in report.warnings[before:] if w.startswith("cannot load")]
         if (report.image_problem or unreadable or report.image_path is None) and not args.allow_missing_image:
             print(f"llm-viewer report: {case_path}: the report was written without its image "
@@ -76,4 +83,4 @@ def run(args: argparse.Namespace) -> int:
         print(str(target))
     if failures == len(cases):
         raise CommandError("no report written")
-    return 1 if failures or image_missing else 0
+    return 1 if failures or image_missing or stale else 0

@@ -15,7 +15,9 @@ Its core is the spec's shape, so ``llm-viewer measure`` reads it directly::
      "rois": [{"side": "right", "region": "hip", "box_px": [x0, y0, x1, y1], "score": 0.99}],
      "review": {"status": "new" | "predicted" | "corrected" | "approved", "by": null, "at": null},
      "history": [{"at": "...", "by": "...", "action": "...", ...}],
-     "study": {...}}
+     "study": {...},
+     "annotations": [{"id": "...", "kind": "ruler" | "angle" | "line_angle", "points_px": [[x, y], ...],
+                      "created_by": "...", "created_at": "..."}]}   # optional (core.annotations)
 
 Unknown keys anywhere are preserved on save. ``image.path`` is relative to the case file.
 """
@@ -31,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .annotations import Annotation, AnnotationError, parse_annotations
 from .atomic import atomic_write_json
 from .landmarks import LANDMARK_IDS, SIDES, LandmarkError, Point, parse_leg_landmarks, parse_point
 from .metrics import validate_spacing
@@ -357,6 +360,23 @@ class Case:
             raise CaseFileError("approving a case needs the reviewer's name")
         self.set_status("approved", by=reviewer.strip())
 
+    # ------------------------------------------------------------------ free measurements
+    @property
+    def annotations(self) -> list[Annotation]:
+        """The free measurements (ruler, angles; :mod:`llm_viewer.core.annotations`); none in older files."""
+        return parse_annotations(self._data.get("annotations"))
+
+    def set_annotations(self, annotations: Iterable[Annotation], *, by: str | None = None,
+                        action: str = "annotations_changed", **details: Any) -> None:
+        """Replace the free measurements (recorded in the history as ``action``); an approval is not affected."""
+        items = [a.as_dict() for a in annotations]
+        parse_annotations(items)  # raises AnnotationError for duplicates / bad points
+        if items:
+            self._data["annotations"] = items
+        else:
+            self._data.pop("annotations", None)
+        self.add_history(action, by=by, **details)
+
     # ------------------------------------------------------------------ history / misc
     @property
     def history(self) -> list[dict[str, Any]]:
@@ -389,6 +409,10 @@ def _validate(raw: dict[str, Any], source: str) -> dict[str, Any]:
     try:
         validate_landmark_document(raw)
     except DocumentError as exc:
+        raise CaseFileError(f"{source}: {exc}") from None
+    try:
+        parse_annotations(raw.get("annotations"))
+    except AnnotationError as exc:
         raise CaseFileError(f"{source}: {exc}") from None
     raw["format"] = CASE_FORMAT
     raw["format_version"] = CASE_VERSION

@@ -89,3 +89,51 @@ def metric_sensitivity(
         for k in keys:
             grad[k][lm] = (partial[0][k], partial[1][k])
     return Sensitivity(gradient=grad)
+
+
+SUMMARY_KEYS: tuple[str, ...] = ("hka_deg", "mldfa_deg", "mmpta_deg")
+"""The angles whose most sensitive point the viewer names."""
+
+
+@dataclass(frozen=True)
+class MostSensitive:
+    """The landmark that moves one angle most: ``per_mm`` degrees for a 1 mm move in the worst direction
+    (degrees per pixel when ``per_px``: the image has no spacing)."""
+
+    metric: str
+    landmark: str
+    per_mm: float
+    per_px: bool = False
+
+
+def most_sensitive_points(
+    landmarks: Mapping[str, Point | Sequence[float]],
+    side: str,
+    pixel_spacing_mm: Sequence[float] | None,
+    keys: Sequence[str] = SUMMARY_KEYS,
+) -> dict[str, MostSensitive]:
+    """For each angle of ``keys`` the leg allows, the landmark whose move changes it most.
+
+    Parameters
+    ----------
+    landmarks : Mapping
+        The leg's landmarks in pixels (partial legs give the angles they allow).
+    side : str
+    pixel_spacing_mm : sequence of float or None
+        Without it, sensitivities are per pixel (``MostSensitive.per_px``).
+    keys : sequence of str
+        Angle keys (default :data:`SUMMARY_KEYS`).
+
+    Returns
+    -------
+    dict
+        ``metric -> MostSensitive``; an angle the landmarks do not allow is absent.
+    """
+    sens = metric_sensitivity(landmarks, side, pixel_spacing_mm, keys=keys)
+    out: dict[str, MostSensitive] = {}
+    for metric, grads in sens.gradient.items():
+        if not grads:
+            continue
+        lm = max(grads, key=lambda k: (sens.per_mm(metric, k), k))
+        out[metric] = MostSensitive(metric, lm, sens.per_mm(metric, lm), pixel_spacing_mm is None)
+    return out

@@ -16,6 +16,7 @@ from .calibration import CalibrationTool
 from .canvas import ZOOM_REGIONS, Canvas
 from .document import Document
 from .loader import LoadedCase, open_case
+from .measure_tools import MeasureTools, add_measure_actions
 from .panel import MeasurementsPanel
 from .placement import PlacementTools
 from .review import ReviewMixin
@@ -113,6 +114,7 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         self.setWindowTitle("llm-viewer")
         self._build_ui()
         self.placement = PlacementTools(self)
+        self.measures.start_tool = self.placement.start_tool
         self.canvas.placing = self._placing
         self._build_actions()
         self._connect()
@@ -154,6 +156,8 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         tabs.addTab(self.landmark_list, "Landmarks")
         tabs.addTab(self.toggles, "Overlays")
         tabs.addTab(self.display, "Display")
+        self.measures = MeasureTools(self.doc, self.canvas, self.undo_stack, self)  # free ruler and angles
+        tabs.addTab(self.measures.panel, "Ruler / angles")
         right = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         right.addWidget(self.panel)
         right.addWidget(tabs)
@@ -265,6 +269,7 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
                                 ("Malleolar line: two clicks", "malleolar", "M")):
             self._action(m, text, lambda _c=False, t=tool: self.placement.start_tool(t) if self.doc.is_open else None,
                          QtGui.QKeySequence(key))
+        add_measure_actions(self, m)
         m = mb.addMenu("&Case")
         self._action(m, "Approve…", lambda: self.approve(), QtGui.QKeySequence("Ctrl+Return"))
         self._action(m, "Export report (PDF)…", lambda: self.export_report(), QtGui.QKeySequence("Ctrl+P"))

@@ -6,12 +6,18 @@ from typing import Any
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..core.landmarks import LANDMARK_LABELS
 from ..core.metrics import METRIC_KEYS, METRIC_LABELS, normal_range_text, out_of_range
+from ..core.sensitivity import most_sensitive_points
 from .document import Document
 from .state import CaseMeasurement
 
 ROW_KEYS: tuple[str, ...] = METRIC_KEYS + ("lld_mm",)
 SIDE_COLUMNS = {"right": 1, "left": 2}
+SENSITIVITY_DELAY_MS = 150
+"""The "moves most with" line is recomputed this long after the last change (a Jacobian costs a few ms: never
+on every frame of a drag)."""
+_SHORT = {"hka_deg": "HKA", "mldfa_deg": "mLDFA", "mmpta_deg": "mMPTA"}
 OUT_OF_RANGE_BG = QtGui.QColor("#7a2e00")
 UNMEASURED_FG = QtGui.QColor("#b0b0b0")
 
@@ -103,6 +109,19 @@ class MeasurementsPanel(QtWidgets.QWidget):
         self.errors.setWordWrap(True)
         self.errors.setStyleSheet("color:#ff8080;")
         layout.addWidget(self.errors)
+        self.sensitivity = QtWidgets.QLabel()
+        self.sensitivity.setWordWrap(True)
+        self.sensitivity.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.sensitivity.setToolTip("The landmark whose move changes each angle most, and by how much for a "
+                                    "1 mm move in the worst direction: check these points first.")
+        layout.addWidget(self.sensitivity)
+        self._sens_timer = QtCore.QTimer(self)
+        self._sens_timer.setSingleShot(True)
+        self._sens_timer.setInterval(SENSITIVITY_DELAY_MS)
+        self._sens_timer.timeout.connect(self._update_sensitivity)
+        self._pending: CaseMeasurement | None = None
+        self.most_sensitive: dict[str, dict] = {}
+        """``{side: {metric: core.sensitivity.MostSensitive}}`` shown in the line under the table."""
         self.calibration = QtWidgets.QLabel()
         self.calibration.setWordWrap(True)
         layout.addWidget(self.calibration)
@@ -157,6 +176,8 @@ class MeasurementsPanel(QtWidgets.QWidget):
             self._set("lld_mm", 1, lld, m.study.reason() if m is not None and m.legs else None)
         self.errors.setText("\n".join(errors))
         self.errors.setVisible(bool(errors))
+        self._pending = m
+        self._sens_timer.start()
         if m is None:
             self.summary.setText("<i>No case open</i>")
             self.warning.setVisible(False)
@@ -192,6 +213,29 @@ class MeasurementsPanel(QtWidgets.QWidget):
             self.warning.setText("⚠ Uncalibrated image: angles are valid, but lengths, MAD and LLD are hidden. "
                                  "Calibrate with Tools ▸ Calibrate (ruler or ball).")
             self.warning.setVisible(True)
+
+    def _update_sensitivity(self) -> None:
+        """The "moves most with" line: for HKA, mLDFA and mMPTA of each leg, the point that moves it most."""
+        m = self._pending
+        self.most_sensitive = {}
+        parts = []
+        for side in ("right", "left"):
+            leg = m.legs.get(side) if m is not None else None
+            if leg is None or not leg.landmarks:
+                continue
+            try:
+                top = most_sensitive_points({k: (p.x, p.y) for k, p in leg.landmarks.items()}, side,
+                                            m.pixel_spacing_mm)
+            except (ValueError, ArithmeticError):
+                continue
+            self.most_sensitive[side] = top
+            unit = "°/px" if m.pixel_spacing_mm is None else "°/mm"
+            items = [f"{_SHORT[k]}: {LANDMARK_LABELS[v.landmark].lower()} {v.per_mm:.2f}{unit}"
+                     for k, v in top.items()]
+            if items:
+                parts.append(f"<b>{side.capitalize()}</b> — " + ", ".join(items))
+        self.sensitivity.setText(("Moves most with — " + "<br>".join(parts)) if parts else "")
+        self.sensitivity.setVisible(bool(parts))
 
     def _set(self, key: str, col: int, value: Any, placeholder: str | None, interval_tip: str = "") -> None:
         it = self._items[(key, col)]

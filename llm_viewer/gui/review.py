@@ -7,7 +7,7 @@ from typing import Any
 
 from PySide6 import QtCore, QtWidgets
 
-from ..core.history import stale_approval
+from ..core.approval import check_approval
 from .calibration import CalibrationTool
 from .worker import Worker
 
@@ -75,6 +75,13 @@ class ReviewMixin:
 
         if not self.doc.is_open:
             return None
+        check = check_approval(self.doc.case)
+        if check.state == "stale":  # a training set must never take unapproved points for approved ones
+            self.show_message("error", f"Not exported: {check.message}. Approve the case again (Ctrl+Return) "
+                                       "after checking it, then export.")
+            return None
+        if check.state == "unverifiable":
+            self.show_message("warning", f"Exporting, but {check.message}.")
         if store_path is None:
             store_path = QtWidgets.QFileDialog.getExistingDirectory(
                 self, "Training-set store", str(self.settings.value("store/path", "")))
@@ -94,11 +101,13 @@ class ReviewMixin:
         """Write the case's PDF report (the same renderer as ``llm-viewer report``) in a worker thread."""
         if not self.doc.is_open or self.doc.case_path is None:
             return None
-        stale = stale_approval(self.doc.case)
-        if stale:  # a report must never show an approval for values nobody approved
-            self.show_message("error", f"Report not written: {stale}. Approve the case again (Ctrl+Return) or "
-                                       "change it, then export.")
+        check = check_approval(self.doc.case)
+        if check.state == "stale":  # a report must never show an approval for values nobody approved
+            self.show_message("error", f"Report not written: {check.message}. Approve the case again "
+                                       "(Ctrl+Return) or change it, then export.")
             return None
+        if check.state == "unverifiable":  # written, with "Approval not verifiable" in its header
+            self.show_message("warning", f"The report says so in its header: {check.message}.")
         if out_path is None:
             start = Path(str(self.settings.value("report/dir", "") or self.doc.case_path.parent))
             name = self.doc.case_path.name.replace(".case.json", "") + ".pdf"

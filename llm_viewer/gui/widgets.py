@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from ..core.annotations import radius_mm
 from ..core.landmarks import LANDMARK_IDS, LANDMARK_LABELS, SIDES
 from .document import Document
 from .overlays import OVERLAY_KINDS, SIDE_COLORS
@@ -23,8 +24,11 @@ SHORTCUTS: list[tuple[str, str]] = [
     ("D / Shift+D", "Reject the model's proposal for the selected point / all proposals"),
     ("Click on the image", "Place the selected landmark when it is missing"),
     ("G", "Guided placement: each missing landmark in turn, zoomed there (S skips, Esc stops)"),
-    ("C", "Femoral head: three clicks on its rim give the centre"),
+    ("C", "Femoral head: three clicks on its rim give the centre, or drag across it from rim to rim"),
     ("J / K / M", "Femoral condyle / tibial plateau / malleolar line: two clicks give both ends"),
+    ("R", "Ruler: two clicks give a distance in mm (px when the image is uncalibrated)"),
+    ("N / Shift+N", "Angle: three clicks, vertex in the middle / angle between two lines: four clicks"),
+    ("Delete", "Delete the selected ruler or angle (drag its end points to adjust it; Ruler / angles tab)"),
     ("Backspace", "Reset the selected landmark to the model's prediction"),
     ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo (one step per finished drag)"),
     ("Wheel / left-drag", "Zoom / pan"),
@@ -74,15 +78,36 @@ class MessageBar(QtWidgets.QFrame):
         return self.label.text() if self.isVisible() else ""
 
 
+RADIUS_TIP = ("Calibrated 90 % radius: the true point lies within this distance of the model's point with 90 % "
+              "probability (0 for a point placed or moved by hand)")
+RAW_TIP = ("The model's raw uncertainty in pixels: not calibrated (run the model again with a calibrated bundle "
+           "for a 90 % radius)")
+
+
+def uncertainty_cell(radius90_px: float | None, raw_px: float | None, spacing_mm, manual: bool) -> tuple[str, str]:
+    """Text and tooltip of a landmark's uncertainty: the calibrated 90 % radius (mm when the image is calibrated),
+    else the model's raw value marked uncalibrated, else nothing."""
+    if manual:  # the model's uncertainty no longer describes a point a person placed
+        return "by hand", "Placed or moved by hand: taken as exact in the ± intervals"
+    if radius90_px is not None:
+        mm = radius_mm(radius90_px, spacing_mm)
+        return (f"{mm:.1f} mm" if mm is not None else f"{radius90_px:.1f} px"), RADIUS_TIP
+    if isinstance(raw_px, (int, float)):
+        return f"±{raw_px:.1f} px (uncalibrated)", RAW_TIP
+    return "", ""
+
+
 class LandmarkList(QtWidgets.QTreeWidget):
-    """The 18 landmarks with their source (model / manual / missing) and uncertainty."""
+    """The 18 landmarks with their source (model / manual / missing) and uncertainty (the calibrated 90 %
+    radius in mm when the case has one, else the model's raw value marked uncalibrated)."""
 
     landmarkSelected = QtCore.Signal(str, str)
 
     def __init__(self, doc: Document, parent: QtWidgets.QWidget | None = None) -> None:
         super().__init__(parent)
         self.doc = doc
-        self.setHeaderLabels(["Landmark", "Source", "± px"])
+        self.setHeaderLabels(["Landmark", "Source", "90 % radius"])
+        self.headerItem().setToolTip(2, RADIUS_TIP)
         self.setRootIsDecorated(True)
         self.setUniformRowHeights(True)
         self._items: dict[tuple[str, str], QtWidgets.QTreeWidgetItem] = {}
@@ -121,7 +146,10 @@ class LandmarkList(QtWidgets.QTreeWidget):
                 it.setText(1, src)
                 it.setToolTip(1, "")
             unc = prov.get("uncertainty_px") if p is not None else None
-            it.setText(2, f"{unc:.1f}" if isinstance(unc, (int, float)) else "")
+            r90 = self.doc.radius90_px(side, lm) if p is not None else None
+            text, tip = uncertainty_cell(r90, unc, self.doc.pixel_spacing_mm, src == "manual")
+            it.setText(2, text)
+            it.setToolTip(2, tip)
             color = {"missing": "#ff6060", "manual": "#ffb020"}.get(src)
             it.setForeground(1, QtGui.QBrush(QtGui.QColor(color)) if color else QtGui.QBrush())
 

@@ -34,6 +34,7 @@ from .crop import (
     warp_crop,
 )
 from .legs import Detection, assign_legs
+from .marker import marker_warnings, read_side_markers
 from .models import build_detector, build_landmark_model, fold_batchnorm, skip_random_init
 from .refine import Refiner
 from .sidecue import SideEvidence, fibula_vote, mirror_vote_from_scores
@@ -131,7 +132,10 @@ class AnalysisResult:
     landmarks stay flagged whatever the maps say (see :func:`flag_landmarks`)."""
     mirrored_suspect: bool = False
     """Two legs whose anatomy both contradict their left/right positions (lateral sides towards the midline):
-    panels mirrored one by one, or failed cues (see :class:`llm_viewer.pipeline.legs.LegAssignment`)."""
+    panels mirrored one by one, or failed cues (see :class:`llm_viewer.pipeline.legs.LegAssignment`); or a
+    lead side marker that reads mirrored (:mod:`llm_viewer.pipeline.marker`)."""
+    side_markers: list = field(default_factory=list)
+    """Lead side markers read in the image (:class:`llm_viewer.pipeline.marker.MarkerReading`, best first)."""
     stage1_xy_px: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     """``(side, landmark) -> (x, y)`` of the first stage, before refinement (what the calibration reads)."""
     uncertainty: object | None = None
@@ -413,6 +417,11 @@ class InferenceEngine:
         result.unassigned_rois = [RoiBox("", d.region, d.box.x0, d.box.y0, d.box.x1, d.box.y1, d.score)
                                   for d in dets if id(d) not in assigned]
         self._check_resolution(result, assignment.legs, norm.shape)
+        result.side_markers = read_side_markers(norm)
+        for msg in marker_warnings(result.side_markers, result.legs):
+            if result.side_markers[0].mirrored:
+                result.mirrored_suspect = True
+            warnings.append(msg)
         report(0.45, "locating landmarks")
 
         frac = 0.45

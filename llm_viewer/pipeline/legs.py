@@ -73,6 +73,10 @@ _REGION_OFFSETS = {
 # The pelvis cue was right for 16 of 26 legs of generated version-6 pairs (the fibula for 27 of 28, the
 # femoral neck 13 of 15, the model mirror test 19 of 25): it votes at most 0.5 (it was 2 before the fibula).
 _PELVIS_MAX_VOTE = 0.5
+_MIN_OFFSET_FRAC = 0.35
+"""Two regions of one chain must lie at least this share of their typical offset apart (the smallest seen on
+generated legs is 0.87): a box closer than that is not that region (hip to knee films put an "ankle" on the
+proximal tibia at the edge)."""
 _OFFSET_SAFETY = 0.85  # outside the image only if 0.85 of the typical offset is beyond the edge (smallest seen: 0.87)
 
 _MAX_CANDIDATES = 3
@@ -162,6 +166,9 @@ def _consistent(chain: list[Detection]) -> bool:
             return False
         if abs(b.box.cx - a.box.cx) > 1.5 * max(a.box.width, b.box.width):
             return False
+        typical = _REGION_OFFSETS.get((a.region, b.region))
+        if typical is not None and b.box.cy - a.box.cy < _MIN_OFFSET_FRAC * typical * max(a.box.width, a.box.height):
+            return False  # e.g. an "ankle" just below the knee: the tibia's shaft cut by the image edge
     return True
 
 

@@ -40,6 +40,8 @@ _MIRROR_MIN = 0.02  # mean score difference below which the model has no prefere
 _MIRROR_SCALE = 0.1
 _MIRROR_MAX_VOTE = 1.0  # right for 19 of 25 legs of generated pairs with the current bundle: less than the fibula
 _MIN_VOTE = 0.05
+FIBULA_BAND_SHIFTS = (0.0, 0.5, 1.0)
+"""Bands tried for the fibula, in ankle-box heights above the default one; the first that shows a fibula votes."""
 
 
 @dataclass
@@ -95,20 +97,23 @@ def combine_votes(votes: Mapping[str, float]) -> tuple[str | None, list[str], bo
 
 
 # ---------------------------------------------------------------------------------------------- fibula
-def fibula_band(chain: Mapping[str, object], image_shape: tuple[int, int]) -> tuple[int, int, int, int] | None:
+def fibula_band(chain: Mapping[str, object], image_shape: tuple[int, int], shift: float = 0.0
+                ) -> tuple[int, int, int, int] | None:
     """Rows and columns ``(y0, y1, x0, x1)`` of original pixels across the distal lower-leg shaft, or ``None``.
 
     From half an ankle-box height above the ankle box to 30 % into it (the distal tibia and fibula above the
     plafond), the box's columns +25 % of its width each side; clipped to the image. Without an ankle box:
-    ``None`` (at the knee the fibular head beside the plateau is too short a cue).
+    ``None`` (at the knee the fibular head beside the plateau is too short a cue). ``shift`` moves the band up
+    by that many ankle-box heights (a box drawn low, around the talus, puts the default band where tibia and
+    fibula merge at the malleoli).
     """
     h, w = image_shape
     ankle = chain.get("ankle")
     if ankle is None:
         return None
     ab: Box = ankle.box  # type: ignore[attr-defined]
-    y0 = ab.y0 - 0.5 * ab.height
-    y1 = ab.y0 + 0.3 * ab.height
+    y0 = ab.y0 - (0.5 + shift) * ab.height
+    y1 = ab.y0 + (0.3 - shift) * ab.height
     x0 = ab.x0 - 0.25 * ab.width
     x1 = ab.x1 + 0.25 * ab.width
     iy0, iy1 = max(0, int(np.floor(y0))), min(h, int(np.ceil(y1)))
@@ -151,9 +156,21 @@ def fibula_vote(norm: np.ndarray, chain: Mapping[str, object]) -> tuple[float, s
         more): the cue was right for 27 of 28 legs of generated pairs, so even a faint fibula outweighs the
         model mirror test (at most 1).
     """
-    band = fibula_band(chain, norm.shape)
-    if band is None:
-        return 0.0, "no lower-leg band in the image"
+    detail = "no lower-leg band in the image"
+    for shift in FIBULA_BAND_SHIFTS:
+        band = fibula_band(chain, norm.shape, shift)
+        if band is None:
+            continue
+        vote, detail = _fibula_in_band(norm, chain, band)
+        if vote != 0.0:
+            if shift:
+                detail += f" (band {shift:g} ankle-box heights higher)"
+            return vote, detail
+    return 0.0, detail
+
+
+def _fibula_in_band(norm: np.ndarray, chain: Mapping[str, object], band: tuple[int, int, int, int]
+                    ) -> tuple[float, str]:
     y0, y1, x0, x1 = band
     sub = np.nan_to_num(np.asarray(norm[y0:y1, x0:x1], dtype=np.float32), nan=0.0)
     ref = chain.get("ankle")

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.annotations import Annotation, AnnotationError, annotation_text
+from ..core.approval import ApprovalCheck, check_approval
 from ..core.casefile import Case, load_case, sha256_file
 from ..core.landmarks import LANDMARK_IDS, SIDES, Point
 from ..core.measurement import MeasurementError, measure_landmarks
@@ -78,6 +80,10 @@ class CaseReport:
     corrections: list[dict[str, Any]]
     synthetic: bool
     warnings: list[str] = field(default_factory=list)
+    approval: ApprovalCheck = field(default_factory=lambda: ApprovalCheck("not_approved"))
+    """Whether the approval still holds (:func:`llm_viewer.core.approval.check_approval`)."""
+    annotations: list[tuple[Annotation, str]] = field(default_factory=list)
+    """Free measurements (ruler, angles) with their value as text (:mod:`llm_viewer.core.annotations`)."""
 
     @property
     def lld_mm(self) -> float | None:
@@ -154,12 +160,20 @@ def build_case_report(case_path: str | Path, *, check_image: bool = True) -> Cas
             problem = "the image file has changed since the case was made (sha256 differs)"
     if problem:
         warnings.append(problem)
+    approval = check_approval(case)
+    if approval.problem:
+        warnings.insert(0, approval.message or approval.state)
+    try:
+        annotations = [(a, annotation_text(a, spacing)) for a in case.annotations]
+    except AnnotationError as exc:  # load_case validated them; kept for cases built in memory
+        annotations = []
+        warnings.append(f"free measurements not shown: {exc}")
     synthetic = case.get("synthetic") is not None or str(case.study.get("patient_name") or "").startswith("SYNTH")
     return CaseReport(
         case_path=case_path, case=case, image_path=image_path, image_problem=problem,
         pixel_spacing_mm=spacing, spacing_source=case.spacing_source, legs=legs, study=study,
         model_ids=model_ids, review=case.review, corrections=case.manual_moves(), synthetic=synthetic,
-        warnings=warnings,
+        warnings=warnings, approval=approval, annotations=annotations,
     )
 
 

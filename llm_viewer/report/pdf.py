@@ -17,6 +17,8 @@ from ..core.landmarks import LANDMARK_LABELS
 from ..core.metrics import METRIC_KEYS, METRIC_LABELS, normal_range_text, out_of_range
 from ..core.overlay import angle_labels, leg_lines
 from .model import SPACING_MEANING, CaseReport, ordered_sides
+from .pdf_annotations import annotation_table as _annotation_table
+from .pdf_annotations import draw_annotations as _draw_annotations
 
 DISCLAIMER = (
     "Research use only. Not a medical device. Landmarks were placed by a machine-learning model and/or "
@@ -316,6 +318,7 @@ def render_case_pdf(report: CaseReport, out_path: str | Path, options: ReportOpt
         c.drawImage(_png(_resample(gray, px_w, px_h)), left, bottom, img_w, img_h)
         frame = _Frame((-0.5, -0.5, float(W), float(H)), (left, bottom, img_w, img_h))
         _draw_overlays(c, frame, report, labels=False, point_radius=1.6, line_width=0.6)
+        _draw_annotations(c, frame, report)
         c.setFont("Helvetica-Bold", 12)
         c.setFillColorRGB(1, 1, 1)
         c.drawString(left + 4, top - 14, "R")
@@ -365,6 +368,7 @@ def render_case_pdf(report: CaseReport, out_path: str | Path, options: ReportOpt
     y = _metrics_table(c, report, margin, top - 6, page_w)
     y = _provenance(c, report, margin, y - 10, page_w)
     y = _landmark_table(c, report, margin, y - 14, page_w)
+    y = _annotation_table(c, report, margin, y - 14, page_w, bottom=margin + 6)
     _footer(c, report, page_w, margin, 2)
     c.showPage()
     c.save()
@@ -421,6 +425,14 @@ def _header(c, report: CaseReport, meta: dict, opts: ReportOptions, page_w: floa
     c.setStrokeColorRGB(0.6, 0.6, 0.6)
     c.setLineWidth(0.5)
     c.line(margin, y - 36, page_w - margin, y - 36)
+    headline = report.approval.headline
+    if headline:  # a stale or unverifiable approval is never shown as valid
+        stale = report.approval.state == "stale"
+        c.setFillColorRGB(*((0.8, 0.0, 0.0) if stale else (0.75, 0.4, 0.0)))
+        c.setFont("Helvetica-Bold", 10 if stale else 9)
+        c.drawString(margin, y - 48, headline)
+        c.setFillColorRGB(0, 0, 0)
+        return y - 62
     return y - 44
 
 
@@ -568,7 +580,14 @@ def _provenance(c, report: CaseReport, x: float, y: float, page_w: float) -> flo
     status = rv.get("status", "new")
     who = f" by {rv['by']}" if rv.get("by") else ""
     when = f" at {rv['at']}" if rv.get("at") else ""
-    c.drawString(x, y, f"Review status: {status}{who}{when}")
+    verdict = {"stale": " - NOT VALID: changed after the approval", "unverifiable": " - not verifiable",
+               "valid": " - verified (landmarks and calibration unchanged since)"}.get(report.approval.state, "")
+    if report.approval.problem:
+        c.setFillColorRGB(0.8, 0, 0)
+        c.setFont("Helvetica-Bold", 8)
+    c.drawString(x, y, f"Review status: {status}{who}{when}{verdict}")
+    c.setFillColorRGB(0, 0, 0)
+    c.setFont("Helvetica", 8)
     y -= 11
     if report.corrections:
         c.drawString(x, y, f"Landmarks corrected by hand ({len(report.corrections)}):")
@@ -628,3 +647,4 @@ def _landmark_table(c, report: CaseReport, x: float, y: float, page_w: float) ->
             c.setFillColorRGB(0, 0, 0)
         y -= 10
     return y
+

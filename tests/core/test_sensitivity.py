@@ -47,3 +47,20 @@ def test_unknown_spacing_has_no_mad(right_leg):
     lms, _ = right_leg
     s = metric_sensitivity(lms, "right", None).as_dict()
     assert "mad_mm" not in s and "hka_deg" in s
+
+
+def test_most_sensitive_point_is_the_largest_gradient_and_partial_legs_give_what_they_allow(right_leg):
+    from llm_viewer.core.sensitivity import most_sensitive_points
+
+    lms, spacing = right_leg
+    top = most_sensitive_points(lms, "right", spacing)
+    full = metric_sensitivity(lms, "right", spacing).as_dict()
+    assert set(top) == {"hka_deg", "mldfa_deg", "mmpta_deg"}
+    for metric, ms in top.items():
+        assert ms.per_mm == max(full[metric].values()) and not ms.per_px
+    # mMPTA is set by the plateau points and the ankle: the femoral head never moves it
+    assert top["mmpta_deg"].landmark != "femoral_head"
+    no_ankle = {k: v for k, v in lms.items() if not k.startswith("malleolus")}
+    part = most_sensitive_points(no_ankle, "right", spacing)
+    assert "mldfa_deg" in part and "hka_deg" not in part and "mmpta_deg" not in part
+    assert most_sensitive_points(lms, "right", None)["hka_deg"].per_px

@@ -54,3 +54,21 @@ def test_panel_shows_core_reason_instead_of_a_number(qtbot, make_window, case_im
     assert win.panel.text("left", "mldfa_deg") == f"{left.mldfa_deg:.1f}"
     lld = compute_study_metrics({"right": right, "left": left}).lld_mm
     assert lld is not None and win.panel.value("right", "lld_mm") == pytest.approx(lld, abs=1e-12)
+
+
+def test_panel_names_the_point_that_moves_each_angle_most(qtbot, make_window, case_image):
+    from llm_viewer.core.landmarks import LANDMARK_LABELS
+    from llm_viewer.core.sensitivity import metric_sensitivity
+
+    lms = small_landmarks()
+    win = make_window(FakeEngine(lms), loader=fallback_loader())
+    open_and_wait(qtbot, win, case_image)
+    qtbot.waitUntil(lambda: bool(win.panel.most_sensitive), timeout=3000)
+    for side in ("right", "left"):
+        top = win.panel.most_sensitive[side]
+        full = metric_sensitivity(win.doc.points(side), side, win.doc.pixel_spacing_mm).as_dict()
+        for metric in ("hka_deg", "mldfa_deg", "mmpta_deg"):
+            assert top[metric].per_mm == pytest.approx(max(full[metric].values()))
+    text = win.panel.sensitivity.text()
+    assert "HKA" in text and LANDMARK_LABELS[win.panel.most_sensitive["right"]["hka_deg"].landmark].lower() in text
+    assert "°/mm" in text

@@ -118,3 +118,56 @@ def test_a_magnifier_follows_the_cursor_while_placing(qtbot, empty_case):
     QtTest.QTest.mouseMove(vp, centre + QtCore.QPoint(9, 9))
     qtbot.wait(10)
     assert not canvas.magnifier.isVisible()
+
+
+def _drag(win, a, b, steps=8, tool=True):
+    vp = win.canvas.viewport()
+
+    def at(x, y):
+        return win.canvas.mapFromScene(win.canvas.vb.mapViewToScene(QtCore.QPointF(x, y)))
+
+    QtTest.QTest.mousePress(vp, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier, at(*a))
+    for i in range(1, steps + 1):
+        t = i / steps
+        QtTest.QTest.mouseMove(vp, at(a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])))
+        QtTest.QTest.qWait(30)  # pyqtgraph drops mouse moves closer together than its rate limit
+        if tool and i == steps // 2:  # the circle is shown while dragging
+            rim = win.placement._rim
+            assert rim is not None and rim.circle is not None and rim.circle[2] > 0
+    QtTest.QTest.mouseRelease(vp, QtCore.Qt.MouseButton.LeftButton, QtCore.Qt.KeyboardModifier.NoModifier, at(*b))
+
+
+def test_femoral_head_from_a_drag_across_it_rim_to_rim(qtbot, empty_case):
+    win = empty_case
+    hx, hy = small_landmarks()["left"]["femoral_head"]
+    win.select_landmark("left", "femoral_head")
+    win.canvas.zoom_to("left", "hip")
+    qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_C)
+    view0 = win.canvas.vb.viewRect()  # (after the banner's prompt appeared above the canvas)
+    r = 9.0
+    a = (hx - r * math.cos(math.radians(30)), hy - r * math.sin(math.radians(30)))
+    b = (2 * hx - a[0], 2 * hy - a[1])  # the opposite point of the rim
+    _drag(win, a, b)
+    p = win.doc.point("left", "femoral_head")
+    assert p is not None and math.hypot(p.x - hx, p.y - hy) < 0.6
+    assert win.doc.is_manual("left", "femoral_head")
+    assert win.undo_stack.count() == 1 and win.placement.tool is None and win.placement._rim is None
+    assert "sized by a drag" in win.banner.text and "radius 9 px" in win.banner.text
+    assert win.canvas.vb.viewRect() == view0  # the drag sized the circle; it did not pan the image
+    win.undo_stack.undo()
+    assert win.doc.point("left", "femoral_head") is None
+    # without the tool, the same drag pans as always
+    _drag(win, a, b, tool=False)
+    assert win.canvas.vb.viewRect() != view0 and win.doc.point("left", "femoral_head") is None
+
+
+def test_three_clicks_still_work_while_the_drag_is_offered(qtbot, empty_case):
+    win = empty_case
+    hx, hy = small_landmarks()["right"]["femoral_head"]
+    win.canvas.zoom_to("right", "hip")
+    qtbot.keyClick(win.canvas, QtCore.Qt.Key.Key_C)
+    assert win.placement._rim is not None
+    for ang in (10.0, 130.0, 250.0):
+        click(win, hx + 8.0 * math.cos(math.radians(ang)), hy + 8.0 * math.sin(math.radians(ang)))
+    p = win.doc.point("right", "femoral_head")
+    assert math.hypot(p.x - hx, p.y - hy) < 0.5 and win.placement._rim is None

@@ -137,3 +137,15 @@ def test_single_leg_without_anatomical_evidence_warns():
 def test_no_boxes_gives_a_warning_and_no_legs():
     a = assign_legs([])
     assert a.legs == {} and "no hip" in a.warnings[0]
+
+
+def test_an_ankle_just_below_the_knee_is_not_part_of_the_leg():
+    """Hip-to-knee films: a box called "ankle" on the proximal tibia at the image edge is far closer to the knee
+    than any ankle (typical knee-to-ankle offset 3.35 knee-box sides): the chain leaves it out."""
+    hip = Detection("hip", Box(60, 20, 160, 120), 0.9)
+    knee = Detection("knee", Box(60, 460, 160, 560), 0.9)
+    near = Detection("ankle", Box(60, 560, 160, 640), 0.6)  # 90 px below the knee centre: < 0.35 × 335
+    far = Detection("ankle", Box(60, 780, 160, 880), 0.4)  # 320 px below: a real ankle, even if weaker
+    assert "ankle" not in best_chain([hip, knee, near])
+    chain = best_chain([hip, knee, near, far])
+    assert chain["ankle"] is far

@@ -44,6 +44,18 @@ def test_fibula_at_image_left_of_the_tibia_votes_right_leg_and_its_mirror_left()
     assert fibula_vote(_lower_leg("-x"), {"knee": _ankle()})[0] == 0.0
 
 
+def test_fibula_found_in_a_higher_band_when_the_ankle_box_sits_low():
+    """RG3: a box drawn around the talus puts the default band where tibia and fibula merge at the malleoli."""
+    img = _lower_leg("+x")
+    img[425:600, 100:200] = img[425:600, 150:151]  # below row 425 the two bones merge into one ridge
+    low = Detection("ankle", Box(100, 480, 200, 580), 0.9)  # default band: rows 430..510, merged
+    vote, detail = fibula_vote(img, {"ankle": low})
+    assert vote < -0.5 and "higher" in detail
+    merged = img.copy()
+    merged[:, 100:200] = merged[:, 150:151]
+    assert fibula_vote(merged, {"ankle": low})[0] == 0.0
+
+
 def test_single_leg_side_from_the_fibula_in_the_engine(tiny_engine, monkeypatch):
     monkeypatch.setattr(InferenceEngine, "mirror_scores", lambda self, *a: None)  # fibula alone
     dets = [Detection("knee", Box(100, 160, 200, 260), 0.9), _ankle()]

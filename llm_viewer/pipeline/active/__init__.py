@@ -3,6 +3,7 @@
 See ``docs/ACTIVE_LEARNING.md``. ``strategies`` is pure numpy over engine results; ``tta`` runs the engine.
 """
 
+from .expected import ExpectedErrorStrategy, diverse_order, expected_error_deg, image_descriptor  # registers it
 from .strategies import (
     COMBINED_MM_PER_DEG,
     MISSING_PENALTY_MM,
@@ -32,6 +33,7 @@ __all__ = [
     "CombinedStrategy", "ImageEvidence", "MetricSpreadStrategy", "RandomStrategy", "RankedImage", "ScoreBreakdown",
     "SGRDisagreementStrategy", "Strategy", "TTAResult", "TTAStrategy", "breakdown", "get_strategy",
     "landmark_disagreement", "rank_scores", "register_strategy", "UncertaintyAnalyzer",
+    "ExpectedErrorStrategy", "diverse_order", "expected_error_deg", "image_descriptor",
 ]
 
 

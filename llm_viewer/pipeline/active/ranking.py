@@ -74,7 +74,8 @@ def collect_pool(paths: Sequence[str]) -> tuple[list[PoolItem], list[str]]:
 
 
 def rank_pool(items: Sequence[PoolItem], analyzer: UncertaintyAnalyzer, strategy: Strategy, *,
-              top: int | None = None, log: Callable[[str], None] | None = None) -> RankOutcome:
+              top: int | None = None, log: Callable[[str], None] | None = None,
+              diversity: float = 0.0) -> RankOutcome:
     """Load, analyse and score every image; unreadable images are skipped with a message.
 
     Parameters
@@ -87,6 +88,9 @@ def rank_pool(items: Sequence[PoolItem], analyzer: UncertaintyAnalyzer, strategy
         Keep only the ``top`` highest scores.
     log : callable, optional
         Progress lines.
+    diversity : float
+        ``λ`` of :func:`llm_viewer.pipeline.active.expected.diverse_order` (0: plain score order): near-identical
+        images are pushed down the queue.
 
     Returns
     -------
@@ -94,8 +98,10 @@ def rank_pool(items: Sequence[PoolItem], analyzer: UncertaintyAnalyzer, strategy
     """
     from ...core.casefile import CaseFileError, load_case
     from ...core.imageio import ImageLoadError, load_image
+    from ..crop import normalize_intensity
+    from .expected import diverse_order, image_descriptor
 
-    scored, cases, skipped = [], {}, []
+    scored, cases, skipped, descriptors = [], {}, [], []
     for i, item in enumerate(items):
         try:
             image = load_image(item.image)
@@ -115,11 +121,24 @@ def rank_pool(items: Sequence[PoolItem], analyzer: UncertaintyAnalyzer, strategy
         details.update({"legs": sorted(ev.result.legs), "warnings": len(ev.result.warnings),
                         "model_id": ev.result.model_id})
         scored.append((str(item.image), score, details))
+        if diversity > 0:
+            norm = normalize_intensity(image.pixels, analyzer.engine.config.intensity)
+            descriptors.append(image_descriptor(norm, sorted(ev.result.legs)))
         if item.case is not None:
             cases[str(item.image)] = str(item.case)
         if log is not None:
             log(f"rank: {i + 1}/{len(items)} {item.image.name} {strategy.name} {score:.3f}")
-    return RankOutcome(rank_scores(scored, strategy.name, top=top, cases=cases) if scored else [], skipped)
+    if not scored:
+        return RankOutcome([], skipped)
+    if diversity <= 0:
+        return RankOutcome(rank_scores(scored, strategy.name, top=top, cases=cases), skipped)
+    rank_scores(scored, strategy.name, cases=cases)  # validates the scores
+    order = diverse_order([s for _, s, _ in scored], descriptors, lam=diversity, top=top)
+    if top is not None:
+        order = order[:top]
+    ranked = [RankedImage(scored[i][0], float(scored[i][1]), strategy.name, k + 1, cases.get(scored[i][0]),
+                          {**scored[i][2], "diversity": diversity}) for k, i in enumerate(order)]
+    return RankOutcome(ranked, skipped)
 
 
 def queue_json(ranked: Sequence[RankedImage]) -> str:

@@ -96,6 +96,10 @@ class ImageEvidence:
     tta: TTAResult | None = None
     pixel_spacing_mm: tuple[float, float] | None = None
     key: str = ""
+    final: AnalysisResult | None = None
+    """The refined, calibrated result (what ``llm-viewer analyze`` reports); ``None``: same as ``result``."""
+    image_size_px: tuple[int, int] | None = None
+    """``(width, height)`` of the image; ``None``: ``result.image_size_px``."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import numpy as np
 
 from ...core.landmarks import LANDMARK_IDS
 from ...core.metrics import GeometryError, compute_leg_metrics
+from ..calibration import apply_calibration
 from ..crop import Box, normalize_intensity
 from ..engine import AnalysisResult, InferenceEngine
 from ..legs import Detection
@@ -98,6 +99,8 @@ class UncertaintyAnalyzer:
             return raw, raw
         final = copy.deepcopy(raw)
         self.refiner.apply(norm, final, self.engine.config.regions)
+        # the radii and OOD scores of the points a reviewer sees, exactly as ``engine.analyze`` gives them
+        apply_calibration(self.engine.calibration, norm, final, self.engine.config.regions, tta=self.engine.tta)
         return raw, final
 
     def evidence(self, pixels: np.ndarray, *, tta: bool = True, pixel_spacing_mm: tuple[float, float] | None = None,
@@ -141,7 +144,8 @@ class UncertaintyAnalyzer:
                 view_img, view_norm = (img, norm) if gamma == 1.0 else ((norm ** gamma).astype(np.float32),) * 2
                 views_pts.append(_points(self._run(view_img, view_norm, dets)[1]))
             tta_res = collect_views(views_pts, pixel_spacing_mm, fill_landmarks)
-        return ImageEvidence(raw, tta_res, pixel_spacing_mm, key), final
+        return ImageEvidence(raw, tta_res, pixel_spacing_mm, key, final=final,
+                             image_size_px=(int(img.shape[1]), int(img.shape[0]))), final
 
 
 def collect_views(views_pts: list[dict[str, dict[str, tuple[float, float]]]], spacing: tuple[float, float] | None,
