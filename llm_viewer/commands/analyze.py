@@ -17,7 +17,6 @@ import io
 import json
 import math
 import sys
-import time
 from pathlib import Path
 
 
@@ -237,6 +236,12 @@ def run(args: argparse.Namespace) -> int:
 
     from ..pipeline.bundle import BundleError, default_bundle_path
     from ..pipeline.engine import InferenceEngine
+    from ..pipeline.runtime import configure_threads
+
+    try:
+        configure_threads()
+    except ValueError as exc:  # a malformed LLM_VIEWER_THREADS
+        raise CommandError(str(exc)) from None
 
     bundle_dir = Path(args.models) if args.models else default_bundle_path()
     if not (bundle_dir / "bundle.json").is_file():
@@ -249,18 +254,18 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
 
     from ..core.imageio import ImageLoadError, load_image
+    from ..pipeline.prefetch import prefetch_images
 
     docs: list[dict] = []
     failed = 0
-    for f in files:
-        t0 = time.perf_counter()
-        try:
-            image = load_image(f)
-        except (ImageLoadError, OSError, ValueError) as exc:
+    # the next file is read and decoded on a background thread while the models analyse this one
+    for item in prefetch_images(files, load_image, ahead=1, expected_errors=(ImageLoadError, OSError, ValueError)):
+        f = item.path
+        if not item.ok:
             failed += 1
-            print(f"llm-viewer analyze: skipped {f}: {exc}", file=sys.stderr)
+            print(f"llm-viewer analyze: skipped {f}: {item.error}", file=sys.stderr)
             continue
-        load_s = time.perf_counter() - t0
+        image, load_s = item.image, item.load_s
         try:
             result = engine.analyze(image.pixels)
         except Exception as exc:  # noqa: BLE001 - one bad image never ends the batch

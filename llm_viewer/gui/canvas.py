@@ -114,18 +114,44 @@ class Canvas(pg.GraphicsView):
         p = self.vb.mapViewToScene(QtCore.QPointF(x, y))
         return (p.x(), p.y())
 
+    def _view_scene_maps(self):
+        """``(view -> scene, scene -> view)`` point functions from one snapshot of the view's transform.
+
+        The same mapping as ``vb.mapViewToScene`` / ``mapSceneToView``, without their per-call matrix checks
+        and ``QPointF`` round trips (a label layout maps ~60 points on every drag step)."""
+        self.vb.updateMatrix()
+        fwd = self.vb.childGroup.sceneTransform()
+        inv, ok = fwd.inverted()
+        if not ok:  # degenerate view (not laid out yet): the ViewBox's own mapping copes
+            return self.to_screen, lambda x, y: (lambda p: (p.x(), p.y()))(
+                self.vb.mapSceneToView(QtCore.QPointF(x, y)))
+        m = (fwd.m11(), fwd.m12(), fwd.m21(), fwd.m22(), fwd.dx(), fwd.dy())
+        n = (inv.m11(), inv.m12(), inv.m21(), inv.m22(), inv.dx(), inv.dy())
+
+        def to_scene(x: float, y: float) -> tuple[float, float]:
+            return (m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5])
+
+        def to_view(x: float, y: float) -> tuple[float, float]:
+            return (n[0] * x + n[2] * y + n[4], n[1] * x + n[3] * y + n[5])
+
+        return to_scene, to_view
+
     def layout_labels(self) -> dict:
         """Place the labels of both legs together: none covers another label or any marker; a moved label
-        gets a leader line to what it names; a landmark code with no free place is left out."""
+        gets a leader line to what it names; a landmark code with no free place is left out.
+
+        Runs on every drag step (once per pass of the event loop), so it touches only what changed: a label
+        is moved only when its place changed, the leader lines are re-set only when they changed."""
         self._layout_timer.stop()
+        to_screen, to_view = self._view_scene_maps()
         requests, items = [], {}
         obstacles = []
         for ov in self.overlays.values():
-            for req, ti in ov.label_requests(self.to_screen):
+            for req, ti in ov.label_requests(to_screen):
                 requests.append(req)
                 items[req.key] = (ov, ti)
             for x, y, r in ov.marker_points():
-                sx, sy = self.to_screen(x, y)
+                sx, sy = to_screen(x, y)
                 obstacles.append(marker_rect(sx, sy, r))
         area = self.vb.sceneBoundingRect()
         placements = place_labels(requests, obstacles, (area.left(), area.top(), area.right(), area.bottom()))
@@ -139,23 +165,28 @@ class Canvas(pg.GraphicsView):
                 ov.name_fits[key[1]] = pl.visible
             if not pl.visible:
                 continue
-            v = self.vb.mapSceneToView(QtCore.QPointF(*pl.center))
-            ti.setPos(v.x(), v.y())
+            vx, vy = to_view(*pl.center)
+            pos = ti.pos()
+            if abs(pos.x() - vx) > 1e-9 or abs(pos.y() - vy) > 1e-9:
+                ti.setPos(vx, vy)
             shown.add(id(ti))
             if pl.leader is not None:
-                a = self.vb.mapSceneToView(QtCore.QPointF(pl.leader[0], pl.leader[1]))
-                b = self.vb.mapSceneToView(QtCore.QPointF(pl.leader[2], pl.leader[3]))
+                ax, ay = to_view(pl.leader[0], pl.leader[1])
+                bx, by = to_view(pl.leader[2], pl.leader[3])
                 xs, ys = leaders[ov.side]
-                xs += [a.x(), b.x()]
-                ys += [a.y(), b.y()]
+                xs += [ax, bx]
+                ys += [ay, by]
         for side, ov in self.overlays.items():
             for ti in ov.label_items():
                 on = id(ti) in shown
                 if ti.isVisible() != on:
                     ti.setVisible(on)
             xs, ys = leaders[side]
-            ov.leaders.setData(xs, ys)
-            ov.leaders.setVisible(bool(xs))
+            if getattr(ov, "_leader_xy", None) != (xs, ys):
+                ov._leader_xy = (xs, ys)
+                ov.leaders.setData(xs, ys)
+            if ov.leaders.isVisible() != bool(xs):
+                ov.leaders.setVisible(bool(xs))
         self.placements = placements
         return placements
 

@@ -170,6 +170,8 @@ class LegOverlay(QtCore.QObject):
         self.selected: str | None = None
         self._syncing = False
         self.lines: dict[str, pg.PlotCurveItem] = {}
+        self._line_data: dict[str, tuple[list[float], list[float]]] = {}
+        """Each line item's last data: an unchanged line is not set again (nor repainted)."""
         for kind, style in _LINE_STYLE.items():
             style = dict(style)
             pen = pg.mkPen(style.pop("color", self.color), **style)
@@ -362,9 +364,16 @@ class LegOverlay(QtCore.QObject):
         ring.setVisible(True)
 
     def _update_lines(self, pts: dict[str, Point]) -> None:
+        """The leg's lines, each cut to the part in (a margin around) the view.
+
+        Zoomed in, a hip–ankle line is tens of thousands of screen pixels long; Qt strokes a dashed or
+        antialiased line over its whole length before clipping (3 ms of every drag step at knee zoom), and the
+        item's bounding rect makes every step repaint the whole view. Cut, only what can show is drawn; the
+        view changing re-cuts (:meth:`on_view_changed`)."""
         segs: dict[str, list[OverlayLine]] = {k: [] for k in self.lines}
         for line in leg_lines(pts, self.doc.pixel_spacing_mm):
             segs[_LINE_GROUP[line.kind]].append(line)
+        clip = self._line_clip_rect()
         for kind, item in self.lines.items():
             if not segs[kind] or not self.visible[kind]:
                 item.setVisible(False)
@@ -376,10 +385,31 @@ class LegOverlay(QtCore.QObject):
                     ex, ey = _extend(Point(ln.x0, ln.y0), Point(ln.x1, ln.y1), 0.35)
                 else:
                     ex, ey = [ln.x0, ln.x1], [ln.y0, ln.y1]
-                xs += ex
-                ys += ey
-            item.setData(xs, ys)
-            item.setVisible(True)
+                cut = clip_segment(ex[0], ey[0], ex[1], ey[1], clip) if clip is not None else (ex[0], ey[0],
+                                                                                               ex[1], ey[1])
+                if cut is None:
+                    continue
+                xs += [cut[0], cut[2]]
+                ys += [cut[1], cut[3]]
+            if not xs:
+                item.setVisible(False)
+                continue
+            if self._line_data.get(kind) != (xs, ys):  # dragging one point moves two or three of the lines
+                self._line_data[kind] = (xs, ys)
+                item.setData(xs, ys)
+            if not item.isVisible():
+                item.setVisible(True)
+
+    def _line_clip_rect(self) -> tuple[float, float, float, float] | None:
+        """The view rect grown by half its size each side (image pixels), or ``None`` before layout."""
+        try:
+            r = self.vb.viewRect()
+        except Exception:  # noqa: BLE001 - before the view is laid out
+            return None
+        w, h = r.width(), r.height()
+        if not (w > 0 and h > 0):
+            return None
+        return (r.left() - w / 2, r.top() - h / 2, r.right() + w / 2, r.bottom() + h / 2)
 
     def image_px_per_screen_px(self) -> float:
         """How many image pixels one screen pixel spans (large when zoomed out)."""
@@ -404,6 +434,7 @@ class LegOverlay(QtCore.QObject):
         pts = self.doc.points(self.side) if self.doc.case else {}
         for lm in self.targets:  # a ring is shown only when larger than its marker: that depends on the zoom
             self._update_ring(lm, pts.get(lm))
+        self._update_lines(pts)  # lines are cut to the view
         self.refresh_labels()
         self._request_layout()
 
@@ -516,6 +547,30 @@ class LegOverlay(QtCore.QObject):
             rect.setZValue(5)
             self.vb.addItem(rect)
             self.roi_items.append(rect)
+
+
+def clip_segment(x0: float, y0: float, x1: float, y1: float, rect: tuple[float, float, float, float]
+                 ) -> tuple[float, float, float, float] | None:
+    """The part of segment ``(x0, y0)–(x1, y1)`` inside ``rect = (left, top, right, bottom)`` (Liang–Barsky),
+    or ``None`` when none of it is."""
+    left, top, right, bottom = rect
+    dx, dy = x1 - x0, y1 - y0
+    t0, t1 = 0.0, 1.0
+    for p, q in ((-dx, x0 - left), (dx, right - x0), (-dy, y0 - top), (dy, bottom - y0)):
+        if p == 0.0:
+            if q < 0.0:
+                return None
+            continue
+        t = q / p
+        if p < 0.0:
+            if t > t1:
+                return None
+            t0 = max(t0, t)
+        else:
+            if t < t0:
+                return None
+            t1 = min(t1, t)
+    return (x0 + t0 * dx, y0 + t0 * dy, x0 + t1 * dx, y0 + t1 * dy)
 
 
 def _text_size(ti: pg.TextItem) -> tuple[float, float]:

@@ -295,12 +295,22 @@ class BundleConfig:
         )
 
 
+PAPER_DETECTOR_INPUT_PX: tuple[int, int] = (444, 1333)
+"""Width, height at which the paper's detector sees the image. The paper resamples the radiograph to
+1400×4200 and trains torchvision's Faster R-CNN, whose default transform (``min_size=800, max_size=1333``,
+kept by the paper's reference code) shrinks it by ``min(800/1400, 1333/4200)`` to 444×1333 before the
+backbone: the network never sees 1400×4200. Running ResNet-50-FPN on the full 1400×4200 cost 12× the MACs
+(1115 GMAC) for no accuracy the paper measured (docs/PIPELINE.md, "Speed")."""
+
+
 def paper_config(name: str = "sgr-paper", version: str = "0") -> BundleConfig:
-    """The paper's configuration: ResNet-50-FPN at 1400×4200, SGR with VGG-16 encoders at 512 px, 3 channels."""
+    """The paper's configuration: ResNet-50-FPN at 444×1333 (the paper's 1400×4200 after torchvision's default
+    resize, :data:`PAPER_DETECTOR_INPUT_PX`), SGR with VGG-16 encoders at 512 px, 3 channels."""
+    det_w, det_h = PAPER_DETECTOR_INPUT_PX
     return BundleConfig(
         name=name,
         version=version,
-        detector=DetectorConfig(arch="resnet50_fpn", input_width_px=1400, input_height_px=4200,
+        detector=DetectorConfig(arch="resnet50_fpn", input_width_px=det_w, input_height_px=det_h,
                                 rpn_pre_nms_top_n=1000, rpn_post_nms_top_n=1000, detections_per_img=100),
         regions={r: default_region_config(r, depth=16, base_width=64, input_size_px=512, in_channels=3,
                                           regressor_hidden=1024)

@@ -1,7 +1,8 @@
 """Inference engine: full-leg radiograph -> ROI boxes -> nine landmarks per leg with an uncertainty each.
 
 Models are built and loaded once (``from_bundle``) and reused for every image; all crops of one region type
-run in one batch under ``torch.inference_mode`` (float16 autocast on CUDA). ``analyze`` reports progress and
+run in one batch under ``torch.inference_mode`` (bfloat16 autocast and channels-last on CUDA; float32 on CPU,
+batch norms folded into the convolutions at load). ``analyze`` reports progress and
 checks a cancel flag between stages, which is what the viewer's worker thread uses.
 """
 
@@ -34,7 +35,7 @@ from .crop import (
 )
 from .legs import Detection, assign_legs
 from .marker import marker_warnings, read_side_markers
-from .models import build_detector, build_landmark_model
+from .models import build_detector, build_landmark_model, fold_batchnorm, skip_random_init
 from .refine import Refiner
 from .sidecue import SideEvidence, fibula_vote, mirror_vote_from_scores
 
@@ -230,11 +231,22 @@ class InferenceEngine:
         self.tta = tta
         self.detector = detector.to(self._device).eval()
         self.region_models = {r: m.to(self._device).eval() for r, m in region_models.items()}
+        self._channels_last = self._device.type == "cuda"
+        if self._channels_last:  # NHWC convolutions for the GPU's tensor cores (unmeasured: no GPU here)
+            for m in self.region_models.values():
+                m.to(memory_format=torch.channels_last)
+            backbone = getattr(self.detector, "backbone", None)
+            if backbone is not None:
+                backbone.to(memory_format=torch.channels_last)
 
     @classmethod
-    def from_bundle(cls, path: str | Path | None = None, device: str = "auto", *, tta: bool = False
-                    ) -> InferenceEngine:
+    def from_bundle(cls, path: str | Path | None = None, device: str = "auto", *, tta: bool = False,
+                    fold_bn: bool = True) -> InferenceEngine:
         """Load a bundle (``None``: the bundled demo model) once, ready for many images.
+
+        The models are built without random initialisation (their weights are loaded at once) and, with
+        ``fold_bn``, every batch norm is folded into its convolution (same outputs within float rounding,
+        fewer passes over the activations); the engine's models are then for inference only.
 
         Raises
         ------
@@ -248,8 +260,12 @@ class InferenceEngine:
         cfg = bundle.config
         models: dict[str, torch.nn.Module] = {}
         for name in MODEL_NAMES:
-            module = build_detector(cfg.detector) if name == "detector" else build_landmark_model(cfg.regions[name])
+            with skip_random_init():  # every tensor is loaded next (strict), so no random init to pay for
+                module = (build_detector(cfg.detector) if name == "detector"
+                          else build_landmark_model(cfg.regions[name]))
             load_state_dict_checked(module, bundle.state_dict(name), name=name, where=f"model bundle {bundle.path}")
+            if fold_bn:
+                fold_batchnorm(module.eval())
             models[name] = module
         detector = models.pop("detector")
         refiner = Refiner.from_bundle_dir(bundle.path, device=dev)
@@ -260,12 +276,16 @@ class InferenceEngine:
         return engine
 
     @classmethod
-    def from_config(cls, config: BundleConfig, device: str = "auto", *, seed: int = 0, tta: bool = False
-                    ) -> InferenceEngine:
-        """Random-weight models of a config (tests, benchmarks: speed does not depend on the weights)."""
+    def from_config(cls, config: BundleConfig, device: str = "auto", *, seed: int = 0, tta: bool = False,
+                    fold_bn: bool = False) -> InferenceEngine:
+        """Random-weight models of a config (tests, benchmarks: speed does not depend on the weights);
+        ``fold_bn`` folds the batch norms as :meth:`from_bundle` does (benchmarks of the loaded path)."""
         torch.manual_seed(seed)
         detector = build_detector(config.detector)
         models = {r: build_landmark_model(config.regions[r]) for r in REGIONS}
+        if fold_bn:
+            for m in (detector, *models.values()):
+                fold_batchnorm(m.eval())
         return cls(config, detector, models, device=device, model_id=f"{config.name}-random-{seed}", tta=tta)
 
     @property
@@ -276,9 +296,19 @@ class InferenceEngine:
     def device(self) -> str:
         return str(self._device)
 
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        """Reduced precision of the forward passes: bfloat16 on a GPU that has it (float16 on older ones),
+        ``None`` (float32) on CPU and MPS."""
+        if self._device.type != "cuda":
+            return None
+        bf16 = getattr(torch.cuda, "is_bf16_supported", None)
+        return torch.bfloat16 if bf16 is not None and bf16() else torch.float16
+
     def _autocast(self):
-        if self._device.type == "cuda":
-            return torch.autocast(device_type="cuda", dtype=torch.float16)
+        dtype = self.autocast_dtype
+        if dtype is not None:
+            return torch.autocast(device_type=self._device.type, dtype=dtype)
         return torch.autocast(device_type="cpu", enabled=False)
 
     # ------------------------------------------------------------------ detection
@@ -545,7 +575,8 @@ class InferenceEngine:
         return np.stack(crops), mats
 
     def _forward(self, region: str, batch: np.ndarray, in_ch: int):
-        x = torch.from_numpy(batch).to(self._device)[:, None].expand(-1, in_ch, -1, -1).contiguous()
+        x = torch.from_numpy(batch).to(self._device)[:, None].expand(-1, in_ch, -1, -1)
+        x = x.contiguous(memory_format=torch.channels_last) if self._channels_last else x.contiguous()
         with torch.inference_mode(), self._autocast():
             out = self.region_models[region](x)
         seg = torch.sigmoid(out.seg_logits.float()).cpu().numpy() if out.seg_logits is not None else None

@@ -23,14 +23,18 @@ def test_round_trip_gives_identical_outputs(tiny_engine, tmp_path, leg_image):
     bundle = load_bundle(tmp_path / "b")
     assert bundle.config == tiny_engine.config
     assert bundle.model_id.startswith("tiny-0.0-") and len(bundle.fingerprint) == 64
-    loaded = InferenceEngine.from_bundle(tmp_path / "b", device="cpu")
-    assert loaded.model_id == bundle.model_id
+    loaded = InferenceEngine.from_bundle(tmp_path / "b", device="cpu", fold_bn=False)  # bit-identical models
+    folded = InferenceEngine.from_bundle(tmp_path / "b", device="cpu")  # the default: batch norms folded
+    assert loaded.model_id == bundle.model_id == folded.model_id
     a = tiny_engine.analyze(leg_image, detections=two_leg_boxes())
     b = loaded.analyze(leg_image, detections=two_leg_boxes())
+    c = folded.analyze(leg_image, detections=two_leg_boxes())
     for side in ("right", "left"):
         for lm, p in a.legs[side].landmarks.items():
             q = b.legs[side].landmarks[lm]
             assert (p.x_px, p.y_px, p.uncertainty_px) == (q.x_px, q.y_px, q.uncertainty_px)
+            r = c.legs[side].landmarks[lm]
+            assert abs(r.x_px - p.x_px) < 1e-3 and abs(r.y_px - p.y_px) < 1e-3  # float rounding only
     # the detector weights round-trip too
     assert [d.box for d in tiny_engine.detect(leg_image / 300)] == [d.box for d in loaded.detect(leg_image / 300)]
     assert not list(tmp_path.glob("b/.*"))  # no temp files left
