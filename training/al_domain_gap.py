@@ -272,8 +272,8 @@ def plot_png(summ: dict, path: Path) -> None:
         ys = [m + sd for s in series.values() for _, m, sd in s] + ([base] if base is not None else [])
         ymax = max(ys + [1e-6]) * 1.1
         lx0, lx1 = math.log(min(ns)), math.log(max(ns)) if max(ns) > min(ns) else math.log(min(ns)) + 1
-        x_of = lambda n: int(pad + (math.log(n) - lx0) / (lx1 - lx0) * (w - 2 * pad))  # noqa: E731
-        y_of = lambda y: int(h - pad - y / ymax * (h - 2 * pad))  # noqa: E731
+        x_of = lambda n, lx0=lx0, lx1=lx1: int(pad + (math.log(n) - lx0) / (lx1 - lx0) * (w - 2 * pad))  # noqa: E731
+        y_of = lambda y, ymax=ymax: int(h - pad - y / ymax * (h - 2 * pad))  # noqa: E731
         cv2.rectangle(img, (pad, pad), (w - pad, h - pad), (0, 0, 0), 1)
         for n in ns:
             cv2.putText(img, str(n), (x_of(n) - 8, h - pad + 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
@@ -288,7 +288,7 @@ def plot_png(summ: dict, path: Path) -> None:
             P = [(x_of(n), y_of(m)) for n, m, _ in pts]
             if len(P) > 1:
                 cv2.polylines(img, [np.array(P, np.int32)], False, c, 2, cv2.LINE_AA)
-            for (n, m, sd), p in zip(pts, P):
+            for (_n, m, sd), p in zip(pts, P):
                 cv2.line(img, (p[0], y_of(max(0, m - sd))), (p[0], y_of(m + sd)), c, 1)
                 cv2.circle(img, p, 3, c, -1)
             cv2.putText(img, st, (pad + 10, pad + 18 + 16 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.45, c, 1)

@@ -101,7 +101,8 @@ class TrainPreset:
 
 def paper_preset() -> TrainPreset:
     """The paper: 512 px, VGG-16, 3 channels, r = 15 px, α = 0.2, Adam 1e-5 × 100 epochs, batch 8;
-    Faster R-CNN (ResNet-50-FPN) at 1400×4200, Adam 1e-3 ÷10 every 10 epochs, 50 epochs, batch 8."""
+    Faster R-CNN (ResNet-50-FPN) letterboxed to 444×1333 (the paper's 1400×4200 after torchvision's default
+    resize, what its network saw; ``paper_config``), Adam 1e-3 ÷10 every 10 epochs, 50 epochs, batch 8."""
     return TrainPreset(
         name="paper",
         bundle=paper_config(name="sgr-paper", version="1"),

@@ -36,8 +36,8 @@ from .data import DataError, build_cache, load_npz, read_store, store_fingerprin
 from .distributed import DistInfo, barrier, cleanup, init_distributed
 from .engine import evaluate, train_one_epoch
 from .finetune import freeze_early_layers
-from .report import strict_json
 from .presets import PARTS, StageConfig, TrainPreset, finetune_defaults, get_preset
+from .report import strict_json
 
 
 class TrainingCancelled(Exception):

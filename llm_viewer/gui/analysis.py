@@ -20,7 +20,9 @@ EngineFactory = Callable[[], Any]
 def default_engine_factory() -> Any:
     """The bundled model (``InferenceEngine.from_bundle(None)``); imported here so torch loads lazily."""
     from ..pipeline.engine import InferenceEngine
+    from ..pipeline.runtime import configure_threads
 
+    configure_threads()
     return InferenceEngine.from_bundle(None, device="auto")
 
 

@@ -32,7 +32,7 @@ def test_views_cut_each_leg_at_the_midline_and_keep_the_kinds():
     kinds = {k for k, _, _ in views}
     assert {"full pair", "single leg, no pelvis", "knee only", "ankle only", "hip to knee"} <= kinds
     mid = 0.5 * (np.mean([p[0] for p in gt["right"].values()]) + np.mean([p[0] for p in gt["left"].values()]))
-    for kind, (x0, y0, x1, y1), sides in views:
+    for kind, (x0, y0, x1, _y1), sides in views:
         if kind == "single leg, no pelvis":
             (side,) = sides
             assert (x1 <= mid + 1) if side == "right" else (x0 >= mid - 1)
