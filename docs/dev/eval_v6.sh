@@ -18,3 +18,13 @@ $PY -m training.real_check --models resources/models/demo --out docs/evaluation/
 $PY ../shared/tools/realism.py --crop "$W"/v6-bilateral/images/* > docs/evaluation/realism_bilateral.txt
 $PY ../shared/tools/realism.py "$W"/v6-single_leg/images/* > docs/evaluation/realism_single_leg.txt
 $PY -m llm_viewer.synth.contact_sheet docs/synthetic_contact_sheet.png
+# Round 3 additions: per-view table, ranking on a mixed pool, OOD images (G = the held-out sets of --work)
+G=$W
+$PY -m training.views_eval --models resources/models/demo --data $G/v6-native $G/v4-native \
+    --single-leg $G/v6-single_leg $G/v2-single_leg --limit 12 --out docs/evaluation/views --threads 2
+$PY -m training.degrade $G/v6-native $G/degraded 5
+$PY -m training.ranking_eval --models resources/models/demo --out docs/active_learning/ranking --threads 2 --pool \
+    $G/v6-native:6 $G/degraded/v6-native-gamma-noise:4 $G/degraded/v6-native-downscale-blur:4 \
+    $G/degraded/v6-native-lowcontrast-noise:4 $G/v6-bilateral:5 $G/v2-bilateral:5 $G/v6-single_leg:5 \
+    $G/v2-single_leg:5 $G/v1-native:5 $G/v4-native:5
+.venv/bin/python docs/dev/ood_check.py resources/models/demo $G/v6-native $G/v4-native $G/v2-native > docs/evaluation/ood.md
