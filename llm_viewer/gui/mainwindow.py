@@ -529,6 +529,10 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
                                       "Shift+A / Shift+D: all of them (undoable). The approval stays until you "
                                       "accept a change.")
         todo = n and not accept_model
+        if not warnings and not n and "model is running" in self.banner.text:
+            # nothing else was said: the "model is running" note must not outlive the run
+            self.show_message("info", f"The model finished ({msg}); the landmarks and numbers shown are the "
+                                      f"{self.shown_source() or 'model values'}.")
         self.status_label.setText(f"analysis finished ({msg})" + (f", {n} proposal(s) to review" if todo else ""))
 
     def _on_analysis_finished(self) -> None:

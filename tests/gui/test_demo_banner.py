@@ -44,3 +44,27 @@ def test_while_the_demo_model_runs_the_banner_says_the_numbers_are_the_ground_tr
         with qtbot.waitSignal(win.ready, timeout=20000):
             engine.gate.set()
     assert "Now showing the model's landmarks and numbers" in win.banner.text
+
+
+def test_the_running_note_does_not_outlive_the_run_when_nothing_changes(qtbot, make_window, tmp_path):
+    """The model returns exactly the case's points (no proposal, no warning): the banner must not keep saying
+    that the model is running once it has finished."""
+    png = write_png16(tmp_path / "demo.png", synthetic_pixels())
+    case = Case.new(pixel_spacing_mm=SPACING_MM, spacing_source="synthetic")
+    case_path = tmp_path / "demo.case.json"
+    case.set_image(png, case_path, width_px=320, height_px=900)
+    for side, leg in small_landmarks().items():
+        for lm, xy in leg.items():
+            case.set_ground_truth(side, lm, xy)
+    save_case(case, case_path)
+    engine = GatedEngine(small_landmarks())
+    win = make_window(engine)
+    win.open_path(png, analyze=True, accept_model=True)
+    try:
+        qtbot.waitUntil(lambda: win.analysis_worker is not None, timeout=20000)
+        qtbot.wait(50)
+        assert "model is running" in win.banner.text
+    finally:
+        with qtbot.waitSignal(win.ready, timeout=20000):
+            engine.gate.set()
+    assert "model is running" not in win.banner.text
