@@ -123,20 +123,81 @@ def fibula_band(chain: Mapping[str, object], image_shape: tuple[int, int], shift
     return iy0, iy1, ix0, ix1
 
 
+def gaussian_smooth_1d(p: np.ndarray, sigma: float) -> np.ndarray:
+    """``scipy.ndimage.gaussian_filter1d(p, sigma, mode="nearest")`` (truncate 4) in numpy: importing scipy's
+    signal and ndimage packages cost 1.7–2.3 s of every process's first analysis (benchmarks/README.md)."""
+    radius = int(4.0 * float(sigma) + 0.5)
+    if radius < 1:
+        return np.asarray(p, dtype=np.float64).copy()
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    k = np.exp(-0.5 * (x / float(sigma)) ** 2)
+    k /= k.sum()
+    padded = np.pad(np.asarray(p, dtype=np.float64), radius, mode="edge")
+    return np.convolve(padded, k[::-1], mode="valid")
+
+
+def find_peaks_1d(x: np.ndarray, min_prominence: float, min_width: float = 1.0, rel_height: float = 0.5
+                  ) -> list[tuple[int, float, float]]:
+    """Local maxima with their prominence and width at ``rel_height`` of it, as ``scipy.signal.find_peaks(x,
+    prominence=min_prominence, width=min_width, rel_height=rel_height)`` computes them (plateaus: their middle;
+    no window). ``[(index, prominence, width)]`` in index order."""
+    x = np.asarray(x, dtype=np.float64)
+    n = len(x)
+    peaks = []
+    i = 1
+    while i < n - 1:
+        if x[i - 1] < x[i]:
+            ahead = i + 1
+            while ahead < n - 1 and x[ahead] == x[i]:
+                ahead += 1
+            if x[ahead] < x[i]:
+                peaks.append((i + ahead - 1) // 2)
+                i = ahead
+        i += 1
+    out = []
+    for pk in peaks:
+        j, left_min, left_base = pk, x[pk], pk
+        while j >= 0 and x[j] <= x[pk]:
+            if x[j] < left_min:
+                left_min, left_base = x[j], j
+            j -= 1
+        j, right_min, right_base = pk, x[pk], pk
+        while j < n and x[j] <= x[pk]:
+            if x[j] < right_min:
+                right_min, right_base = x[j], j
+            j += 1
+        prom = x[pk] - max(left_min, right_min)
+        if prom < min_prominence:
+            continue
+        height = x[pk] - prom * rel_height
+        j = pk
+        while left_base < j and height < x[j]:
+            j -= 1
+        left_ip = float(j)
+        if x[j] < height:
+            left_ip += (height - x[j]) / (x[j + 1] - x[j])
+        j = pk
+        while j < right_base and height < x[j]:
+            j += 1
+        right_ip = float(j)
+        if x[j] < height:
+            right_ip -= (height - x[j]) / (x[j - 1] - x[j])
+        width = right_ip - left_ip
+        if width >= min_width:
+            out.append((pk, float(prom), float(width)))
+    return out
+
+
 def bone_peaks(profile: np.ndarray, smooth_px: float) -> list[tuple[float, float, float]]:
     """Local maxima of a column profile: ``[(x, prominence, width at half prominence)]``, most prominent first."""
-    from scipy.ndimage import gaussian_filter1d
-    from scipy.signal import find_peaks
-
     p = np.asarray(profile, dtype=np.float64)
     if p.size < 8:
         return []
-    p = gaussian_filter1d(p, max(0.5, float(smooth_px)), mode="nearest")
+    p = gaussian_smooth_1d(p, max(0.5, float(smooth_px)))
     span = float(p.max() - p.min())
     if not span > 1e-6:
         return []
-    idx, props = find_peaks(p, prominence=0.01 * span, width=1, rel_height=0.5)
-    out = [(float(i), float(pr), float(w)) for i, pr, w in zip(idx, props["prominences"], props["widths"])]
+    out = [(float(i), pr, w) for i, pr, w in find_peaks_1d(p, 0.01 * span, 1.0, 0.5)]
     return sorted(out, key=lambda t: -t[1])
 
 

@@ -269,3 +269,27 @@ def test_analyze_document_carries_side_evidence_and_absent_regions(tiny_engine, 
     assert leg["side_evidence"]["votes"]["fibula"] < 0
     assert leg["absent_regions"]["hip"] == "not in the image" and leg["absent_regions"]["knee"] == "not detected"
     assert leg["resolution_limited"] == {} and doc["mirrored_suspect"] is False
+
+
+def test_numpy_peaks_and_smoothing_match_scipy():
+    """bone_peaks no longer imports scipy (start-up): its replacements give scipy's numbers."""
+    from scipy.ndimage import gaussian_filter1d
+    from scipy.signal import find_peaks
+
+    from llm_viewer.pipeline.sidecue import find_peaks_1d, gaussian_smooth_1d
+
+    rng = np.random.default_rng(0)
+    for trial in range(40):
+        n = int(rng.integers(20, 400))
+        raw = rng.normal(size=n).cumsum() + (rng.uniform(size=n) > 0.9) * rng.uniform(0, 5, size=n)
+        sigma = float(rng.uniform(0.5, 6.0))
+        sm = gaussian_smooth_1d(raw, sigma)
+        np.testing.assert_allclose(sm, gaussian_filter1d(raw, sigma, mode="nearest"), atol=1e-9)
+        if trial % 5 == 0:
+            sm = np.round(sm, 1)  # plateaus
+        prom = 0.01 * float(np.ptp(sm))
+        idx, props = find_peaks(sm, prominence=prom, width=1, rel_height=0.5)
+        ours = find_peaks_1d(sm, prom, 1.0, 0.5)
+        assert [i for i, _, _ in ours] == list(idx)
+        np.testing.assert_allclose([p for _, p, _ in ours], props["prominences"], atol=1e-9)
+        np.testing.assert_allclose([w for _, _, w in ours], props["widths"], atol=1e-9)
