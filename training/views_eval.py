@@ -108,13 +108,13 @@ def score_view(result: Any, gt: dict[str, dict[str, tuple[float, float]]], spaci
     out = {"visible": 0, "found": 0, "errors_mm": [], "computable": 0, "computed": 0, "legs": 0,
            "side_right": 0, "phantoms": 0}
     visible_regions = {side: {LANDMARK_REGION[lm] for lm in pts} for side, pts in gt.items()}
-    for leg in result.legs.values():
-        anchor = next(iter(leg.landmarks.values()), None)
-        if anchor is None:
-            continue
+    gt_x = {s: float(np.mean([q[0] for q in pts.values()])) for s, pts in gt.items()}
+    pred_x = {s: float(np.mean([p.x_px for p in leg.landmarks.values()]))
+              for s, leg in result.legs.items() if leg.landmarks}
+    for pside, px in pred_x.items():
+        leg = result.legs[pside]
         # the ground-truth leg nearest to the predicted one (by the mean x of its landmarks)
-        px = np.mean([p.x_px for p in leg.landmarks.values()])
-        tside = min(gt, key=lambda s: abs(np.mean([q[0] for q in gt[s].values()]) - px)) if gt else None
+        tside = min(gt_x, key=lambda s: abs(gt_x[s] - px)) if gt_x else None
         if tside is None:
             out["phantoms"] += len(leg.landmarks)
             continue
@@ -122,10 +122,8 @@ def score_view(result: Any, gt: dict[str, dict[str, tuple[float, float]]], spaci
     for tside, pts in gt.items():
         out["legs"] += 1
         # the predicted leg whose landmarks lie nearest this ground-truth leg (by mean x)
-        tx = np.mean([q[0] for q in pts.values()])
-        cands = [(abs(np.mean([p.x_px for p in leg.landmarks.values()]) - tx), pside, leg)
-                 for pside, leg in result.legs.items() if leg.landmarks]
-        match = min(cands, key=lambda t: t[0])[1:] if cands else None
+        near = min(pred_x, key=lambda s: abs(pred_x[s] - gt_x[tside])) if pred_x else None
+        match = (near, result.legs[near]) if near is not None else None
         if match is not None and match[0] == tside:
             out["side_right"] += 1
         leg = match[1] if match is not None else None

@@ -22,7 +22,8 @@ class GatedEngine(FakeEngine):
         return super().analyze(image, progress=progress, cancel=cancel)
 
 
-def test_while_the_demo_model_runs_the_banner_says_the_numbers_are_the_ground_truth(qtbot, make_window, tmp_path):
+def _demo_case(tmp_path):
+    """A demo-like image whose case file holds the ground truth of every landmark; returns the image path."""
     png = write_png16(tmp_path / "demo.png", synthetic_pixels())
     case = Case.new(pixel_spacing_mm=SPACING_MM, spacing_source="synthetic")
     case_path = tmp_path / "demo.case.json"
@@ -31,6 +32,11 @@ def test_while_the_demo_model_runs_the_banner_says_the_numbers_are_the_ground_tr
         for lm, xy in leg.items():
             case.set_ground_truth(side, lm, xy)
     save_case(case, case_path)
+    return png
+
+
+def test_while_the_demo_model_runs_the_banner_says_the_numbers_are_the_ground_truth(qtbot, make_window, tmp_path):
+    png = _demo_case(tmp_path)
     engine = GatedEngine({s: {lm: (x + 2.0, y) for lm, (x, y) in leg.items()} for s, leg in small_landmarks().items()})
     win = make_window(engine)
     win.open_path(png, analyze=True, accept_model=True)  # what Try the demo / gui --demo do
@@ -49,14 +55,7 @@ def test_while_the_demo_model_runs_the_banner_says_the_numbers_are_the_ground_tr
 def test_the_running_note_does_not_outlive_the_run_when_nothing_changes(qtbot, make_window, tmp_path):
     """The model returns exactly the case's points (no proposal, no warning): the banner must not keep saying
     that the model is running once it has finished."""
-    png = write_png16(tmp_path / "demo.png", synthetic_pixels())
-    case = Case.new(pixel_spacing_mm=SPACING_MM, spacing_source="synthetic")
-    case_path = tmp_path / "demo.case.json"
-    case.set_image(png, case_path, width_px=320, height_px=900)
-    for side, leg in small_landmarks().items():
-        for lm, xy in leg.items():
-            case.set_ground_truth(side, lm, xy)
-    save_case(case, case_path)
+    png = _demo_case(tmp_path)
     engine = GatedEngine(small_landmarks())
     win = make_window(engine)
     win.open_path(png, analyze=True, accept_model=True)

@@ -158,9 +158,8 @@ def diverse_order(scores: Sequence[float], descriptors: Sequence[np.ndarray], *,
     left = list(range(n))
     order: list[int] = []
     while left and len(order) < limit:
-        adj = [(s[i] * (1.0 - lam * max_sim[i]), -i) for i in left]
-        best = left[int(np.argmax([a for a, _ in adj]))]
-        # ties: argmax takes the first; `left` is in index order
+        # ties: argmax takes the first, and `left` is in index order
+        best = left[int(np.argmax([s[i] * (1.0 - lam * max_sim[i]) for i in left]))]
         order.append(best)
         left.remove(best)
         sim = np.exp(-((d - d[best]) ** 2).sum(axis=1) / tau)
