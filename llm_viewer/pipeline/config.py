@@ -86,6 +86,7 @@ class DetectorConfig:
     rpn_pre_nms_top_n: int = 300
     rpn_post_nms_top_n: int = 150
     detections_per_img: int = 40
+    zoom_out_factors: tuple[float, ...] = (1.5, 2.0)  # extra passes for a view without a whole leg (multiscale)
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> DetectorConfig:
@@ -102,6 +103,11 @@ class DetectorConfig:
         for key in ("rpn_pre_nms_top_n", "rpn_post_nms_top_n", "detections_per_img"):
             if key in raw:
                 kw[key] = _num(raw[key], f"{where}.{key}", lo=1, hi=100000, integer=True)
+        if "zoom_out_factors" in raw:
+            factors = raw["zoom_out_factors"]
+            if not isinstance(factors, list | tuple) or len(factors) > 4:
+                raise BundleError(f"{where}.zoom_out_factors: expected a list of at most 4 numbers, got {factors!r}")
+            kw["zoom_out_factors"] = tuple(_num(f, f"{where}.zoom_out_factors", lo=1.01, hi=8) for f in factors)
         return cls(**kw)
 
 

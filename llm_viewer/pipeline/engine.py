@@ -36,6 +36,7 @@ from .crop import (
 from .legs import Detection, assign_legs
 from .marker import marker_warnings, read_side_markers
 from .models import build_detector, build_landmark_model, fold_batchnorm, skip_random_init
+from .multiscale import detect_multiscale
 from .refine import Refiner
 from .sidecue import SideEvidence, fibula_vote, mirror_vote_from_scores
 
@@ -140,6 +141,9 @@ class AnalysisResult:
     """``(side, landmark) -> (x, y)`` of the first stage, before refinement (what the calibration reads)."""
     uncertainty: object | None = None
     """:class:`llm_viewer.pipeline.calibration.UncertaintyReport`: calibration status and OOD flag."""
+    detection_zoom_out: float = 1.0
+    """1.0, or the factor the image was zoomed out by for the detector (a view without a whole leg: a knee or
+    an ankle alone; :mod:`llm_viewer.pipeline.multiscale`)."""
 
 
 def flag_landmarks(result: AnalysisResult) -> None:
@@ -228,6 +232,7 @@ class InferenceEngine:
         """Second-stage refinement models (``refine.json`` in the bundle), or ``None``."""
         self._device = device if isinstance(device, torch.device) else resolve_device(device)
         self._model_id = model_id
+        self.last_zoom_out = 1.0
         self.tta = tta
         self.detector = detector.to(self._device).eval()
         self.region_models = {r: m.to(self._device).eval() for r, m in region_models.items()}
@@ -313,7 +318,17 @@ class InferenceEngine:
 
     # ------------------------------------------------------------------ detection
     def detect(self, image_norm: np.ndarray, lb: Letterbox | None = None) -> list[Detection]:
-        """Run the detector on a normalised image; boxes in original pixels, score-thresholded."""
+        """Run the detector on a normalised image; boxes in original pixels, score-thresholded.
+
+        A view without a complete leg is also run zoomed out (:mod:`.multiscale`); ``self.last_zoom_out``
+        says which pass was kept.
+        """
+        first = self._detect_once(image_norm, lb)
+        dets, choice = detect_multiscale(image_norm, self._detect_once, first, self.config.detector.zoom_out_factors)
+        self.last_zoom_out = choice.zoom_out
+        return dets
+
+    def _detect_once(self, image_norm: np.ndarray, lb: Letterbox | None = None) -> list[Detection]:
         dcfg = self.config.detector
         if lb is None:
             lb = letterbox(image_norm, dcfg.input_width_px, dcfg.input_height_px)
@@ -391,8 +406,13 @@ class InferenceEngine:
         report(0.05, "detecting regions")
 
         t0 = time.perf_counter()
+        self.last_zoom_out = 1.0
         dets = self.detect(norm, lb) if detections is None else list(detections)
         timings["detect"] = time.perf_counter() - t0
+        result.detection_zoom_out = self.last_zoom_out
+        if self.last_zoom_out != 1.0:
+            warnings.append(f"no whole leg in view: its regions were detected on the image zoomed out "
+                            f"{self.last_zoom_out:g}x (a knee or an ankle alone fills the detector's canvas)")
         report(0.40, "assigning regions to legs")
 
         t0 = time.perf_counter()
