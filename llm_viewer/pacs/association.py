@@ -113,13 +113,16 @@ def associate(node: PacsNode, contexts: Sequence[tuple[str, Sequence[str]]], *, 
 
     answer: dict[str, str] = {}
 
-    def on_acse(event: Any) -> None:  # keeps the A-ASSOCIATE-RJ reason pynetdicom only logs
-        prim = event.primitive
-        answer.setdefault("any", type(prim).__name__)
-        if getattr(prim, "result", None) in (0x01, 0x02) and "reason" not in answer:
-            answer["reason"] = f"{prim.reason_str} ({prim.result_str}, {prim.source_str})"
+    def on_pdu(event: Any) -> None:  # keeps the A-ASSOCIATE-RJ reason pynetdicom only logs
+        pdu = event.pdu
+        answer.setdefault("any", type(pdu).__name__)
+        if type(pdu).__name__ == "A_ASSOCIATE_RJ" and "reason" not in answer:
+            try:
+                answer["reason"] = f"{pdu.reason_str} ({pdu.result_str}, {pdu.source_str})"
+            except (KeyError, AttributeError, TypeError):
+                answer["reason"] = f"reason code {pdu.reason_diagnostic}"
 
-    handlers = [(evt.EVT_ACSE_RECV, on_acse), *evt_handlers]
+    handlers = [(evt.EVT_PDU_RECV, on_pdu), *evt_handlers]
     t0 = time.monotonic()
     try:
         assoc = ae.associate(node.host, node.port, ae_title=node.ae_title, ext_neg=ext or None,
@@ -148,7 +151,7 @@ def associate(node: PacsNode, contexts: Sequence[tuple[str, Sequence[str]]], *, 
 
 
 def _raise_not_established(node: PacsNode, assoc: Any, what: str, tls: bool, reason: str | None) -> None:
-    if assoc.is_rejected:
+    if assoc.is_rejected or reason is not None:  # an A-ASSOCIATE-RJ (pynetdicom may report it as an abort)
         raise PacsAssociationError(f"{node.label} rejected the association for {what} from "
                                    f"{node.calling_ae_title}: {reason or 'no reason given'}")
     if assoc.is_aborted and assoc.requestor.requested_contexts and not assoc.accepted_contexts \
