@@ -10,8 +10,18 @@ import numpy as np
 import pytest
 from pydicom import dcmread
 
-from llm_viewer.pacs import (PacsAssociationError, PacsCancelled, PacsConnectionError, PacsStatusError,
-                             PacsTimeoutError, echo, find_series, find_studies, retrieve_study, send_files)
+from llm_viewer.pacs import (
+    PacsAssociationError,
+    PacsCancelled,
+    PacsConnectionError,
+    PacsStatusError,
+    PacsTimeoutError,
+    echo,
+    find_series,
+    find_studies,
+    retrieve_study,
+    send_files,
+)
 
 from .orthanc import free_port
 from .studies import private_class_copy, synthetic_study

@@ -9,8 +9,16 @@ import subprocess
 
 import pytest
 
-from llm_viewer.pacs import (PacsNode, PacsSettingsError, PacsTlsError, TlsFiles, load_node, pacs_settings_file,
-                             save_node, ssl_context)
+from llm_viewer.pacs import (
+    PacsNode,
+    PacsSettingsError,
+    PacsTlsError,
+    TlsFiles,
+    load_node,
+    pacs_settings_file,
+    save_node,
+    ssl_context,
+)
 from llm_viewer.pacs.node import config_dir
 from llm_viewer.pacs.query import validate_date
 from llm_viewer.pacs.retrieve import instance_file_name
