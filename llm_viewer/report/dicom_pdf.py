@@ -81,7 +81,6 @@ def build_encapsulated_pdf(pdf: bytes, source: SourceImage, *, verified: bool = 
     ds.SOPClassUID = ENCAPSULATED_PDF_STORAGE
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
     copy_patient_study(source, ds)
-    ds.SpecificCharacterSet = source.dataset.get("SpecificCharacterSet", "ISO_IR 192") or "ISO_IR 192"
     # Encapsulated Document Series
     ds.Modality = "DOC"
     ds.SeriesInstanceUID = new_uid()

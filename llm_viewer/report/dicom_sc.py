@@ -15,6 +15,7 @@ import math
 import numpy as np
 from pydicom.dataset import Dataset
 
+from ..core.labels import RING_STEPS_PX, LabelRequest, marker_rect, place_labels
 from ..core.overlay import angle_labels, leg_lines
 from .dicom_source import (
     MANUFACTURER,
@@ -28,7 +29,7 @@ from .dicom_source import (
     set_equipment,
 )
 from .model import CaseReport, ordered_sides
-from .pdf import LINE_COLOURS, MANUAL_COLOUR, SIDE_COLOUR
+from .pdf import ANGLE_PRIORITY, LINE_COLOURS, MANUAL_COLOUR, SIDE_COLOUR
 
 SC_SERIES_NUMBER = 9903
 MAX_PIXELS = 60_000_000
@@ -54,7 +55,8 @@ def display_rgb(report: CaseReport) -> np.ndarray:
     try:
         img = load_image(report.image_path)
     except ImageLoadError as exc:
-        raise DicomResultsError(f"{report.case_path}: no overlay image: {exc}") from None
+        raise DicomResultsError(f"{report.case_path}: no overlay image: {exc} (the SR and the PDF can still be "
+                                "written without it: --only sr,pdf)") from None
     if img.height_px * img.width_px > MAX_PIXELS:
         raise DicomResultsError(f"{report.image_path}: {img.width_px} x {img.height_px} pixels is too large for "
                                 f"the overlay capture (at most {MAX_PIXELS} pixels)")
@@ -64,12 +66,47 @@ def display_rgb(report: CaseReport) -> np.ndarray:
     return np.repeat(u8[:, :, None], 3, axis=2)
 
 
+def _label_requests(report: CaseReport, unit: float, font_scale: float, thick: int
+                    ) -> tuple[list[LabelRequest], dict, list]:
+    """Angle labels of every leg as placement requests (image pixels), their texts and the marker boxes."""
+    import cv2
+
+    requests: list[LabelRequest] = []
+    texts: dict = {}
+    obstacles = []
+    for side in ordered_sides(report):
+        leg = report.legs[side]
+        lms = leg.landmarks
+        obstacles.extend(marker_rect(p.x, p.y, 5 * unit) for p in lms.values())
+        if leg.metrics is None:
+            continue
+        knee = (lms["knee_center"].x, lms["knee_center"].y) if "knee_center" in lms else None
+        ankle = None
+        if "malleolus_lateral" in lms and "malleolus_medial" in lms:
+            a, b = lms["malleolus_lateral"], lms["malleolus_medial"]
+            ankle = ((a.x + b.x) / 2.0, (a.y + b.y) / 2.0)
+        for lab in angle_labels(lms, side, leg.metrics, offset_px=40 * unit):
+            vertex = ankle if lab.key == "mldta_deg" else knee
+            if vertex is None:
+                continue
+            text = lab.text.replace("°", " deg")  # Hershey fonts are ASCII only
+            (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thick)
+            requests.append(LabelRequest((side, lab.key), vertex, (lab.x, lab.y), (tw + 4 * unit, th + base + 4 * unit),
+                                         ANGLE_PRIORITY.get(lab.key, 9), optional=False))
+            texts[(side, lab.key)] = (text, th, base)
+    return requests, texts, obstacles
+
+
 def draw_overlay(report: CaseReport, bgr: np.ndarray) -> np.ndarray:
-    """Draw the overlay of every leg on a BGR uint8 image in place (and return it)."""
+    """Draw the overlay of every leg on a BGR uint8 image in place (and return it).
+
+    Lines first, then the angle labels (placed so that none covers another or a landmark,
+    :func:`llm_viewer.core.labels.place_labels`, with a leader line when moved), then the landmarks.
+    """
     import cv2
 
     h, w = bgr.shape[:2]
-    unit = max(1.0, max(h, w) / 1200.0)  # line width and text scale follow the image size
+    unit = max(1.0, max(h, w) / 1200.0)  # line width and text size follow the image size
     thick = max(1, int(round(1.5 * unit)))
     shift = 4  # sub-pixel drawing: coordinates in 1/16 pixel
     scale = 1 << shift
@@ -83,16 +120,21 @@ def draw_overlay(report: CaseReport, bgr: np.ndarray) -> np.ndarray:
             width = thick * 2 if line.kind == "mad_segment" else thick
             cv2.line(bgr, fx(line.x0, line.y0), fx(line.x1, line.y1), _bgr(LINE_COLOURS[line.kind]), width,
                      cv2.LINE_AA, shift)
-        if leg.metrics is not None:
-            font_scale = 0.45 * unit
-            for lab in angle_labels(leg.landmarks, side, leg.metrics, offset_px=40 * unit):
-                text = lab.text.replace("°", " deg")  # Hershey fonts are ASCII only
-                (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thick)
-                x = int(min(max(lab.x - tw / 2, 0), max(w - tw, 0)))
-                y = int(min(max(lab.y, th + 2), h - base - 2))
-                cv2.rectangle(bgr, (x - 2, y - th - 2), (x + tw + 2, y + base), (0, 0, 0), -1)
-                cv2.putText(bgr, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (255, 255, 255), thick,
-                            cv2.LINE_AA)
+    font_scale = 0.4 * unit
+    requests, texts, obstacles = _label_requests(report, unit, font_scale, thick)
+    placed = place_labels(requests, obstacles, (0.0, 0.0, float(w), float(h)),
+                          rings=tuple(r * 2.5 * unit for r in RING_STEPS_PX), leader_min=12 * unit, gap=2 * unit)
+    for key, pl in placed.items():
+        if not pl.visible:
+            continue
+        text, th, base = texts[key]
+        if pl.leader is not None:
+            x0, y0, x1, y1 = pl.leader
+            cv2.line(bgr, fx(x0, y0), fx(x1, y1), (255, 255, 255), max(1, thick // 2), cv2.LINE_AA, shift)
+        rx0, ry0, rx1, ry1 = (int(round(v)) for v in pl.rect)
+        cv2.rectangle(bgr, (rx0, ry0), (rx1, ry1), (0, 0, 0), -1)
+        cv2.putText(bgr, text, (rx0 + int(2 * unit), ry1 - base - int(2 * unit)), cv2.FONT_HERSHEY_SIMPLEX,
+                    font_scale, (255, 255, 255), thick, cv2.LINE_AA)
     for side in ordered_sides(report):  # landmarks last: no label covers one
         leg = report.legs[side]
         for lm, p in leg.landmarks.items():

@@ -81,11 +81,17 @@ class SourceImage:
 
 
 def _kind_of_file(path: Path) -> str | None:
-    """``"a PNG image"`` etc. when the file's first bytes say so, else ``None``."""
+    """``"a PNG image"`` etc. when the file's first bytes say so, else ``None``.
+
+    A DICOM Part 10 file (``DICM`` after the 128-byte preamble) is DICOM whatever its preamble holds: a
+    dual-personality file may carry a TIFF header there.
+    """
     try:
         with open(path, "rb") as fh:
-            head = fh.read(16)
+            head = fh.read(132)
     except OSError:
+        return None
+    if head[128:132] == b"DICM":
         return None
     for magic, kind in _MAGIC:
         if head.startswith(magic):
@@ -149,15 +155,16 @@ def new_uid() -> str:
 
 
 def copy_patient_study(source: SourceImage, ds: Dataset) -> None:
-    """Copy the Patient and General Study modules from the source (type 2 attributes empty if absent)."""
+    """Copy the Patient and General Study modules from the source (type 2 attributes empty if absent); UTF-8."""
     src = source.dataset
     for kw in PATIENT_STUDY_KEYWORDS:
         if kw in src:
             ds[kw] = src[kw]
         elif kw in TYPE2_KEYWORDS:
             setattr(ds, kw, "")
-    if "SpecificCharacterSet" in src:
-        ds.SpecificCharacterSet = src.SpecificCharacterSet
+    # pydicom decoded the source's text with its character set; the results are written as UTF-8, which holds
+    # any name (a reviewer's included) whatever the source's repertoire
+    ds.SpecificCharacterSet = "ISO_IR 192"
 
 
 def set_equipment(ds: Dataset) -> None:

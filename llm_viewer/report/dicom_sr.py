@@ -48,6 +48,8 @@ from .dicom_source import (
 from .model import CaseReport, ordered_sides
 
 SR_SERIES_NUMBER = 9901
+UNKNOWN_ORGANIZATION = "unknown organization"
+"""VerifyingOrganization (type 1) when the source names no InstitutionName."""
 PIXEL_CENTRE_SHIFT_PX = 0.5
 """Added to the case's pixel-centre coordinates to get DICOM SCOORD (pixel-corner origin) coordinates."""
 
@@ -257,7 +259,11 @@ def build_sr(report: CaseReport, source: SourceImage, *, reviewer: str | None = 
         _leg_group(report, side, source) for side in ordered_sides(report)]
     if len(report.legs) == 2:
         groups.append(_study_group(report))
-    for plan in report.case.get("plans") or ():
+    plans = report.case.get("plans") or []
+    if not isinstance(plans, list):
+        notes.append("the case's osteotomy plans are not reported: 'plans' is not a list")
+        plans = []
+    for plan in plans:
         group = _plan_group(plan, source) if isinstance(plan, Mapping) else None
         if group is None:
             notes.append(f"osteotomy plan {plan.get('id') if isinstance(plan, Mapping) else plan!r} not reported: "
@@ -284,14 +290,15 @@ def build_sr(report: CaseReport, source: SourceImage, *, reviewer: str | None = 
             is_final=verified,
             is_verified=verified,
             verifying_observer_name=verifier,
-            verifying_organization=str(source.dataset.get("InstitutionName") or "") if verified else None,
+            verifying_organization=(str(source.dataset.get("InstitutionName") or "").strip() or UNKNOWN_ORGANIZATION)
+            if verified else None,
             institution_name=str(source.dataset.get("InstitutionName") or "") or None,
             series_description="llm-viewer alignment measurements",
         )
     if verified:
         when = dicom_datetime(report.review.get("at"))
         if when is not None:
-            sr.VerifyingObserverSequence[0].VerificationDateTime = when.strftime("%Y%m%d%H%M%S")
+            sr.VerifyingObserverSequence[0].VerificationDateTime = when.strftime("%Y%m%d%H%M%S") + "+0000"
     copy_patient_study(source, sr)
     set_equipment(sr)
     sr.CodingSchemeIdentificationSequence = [_scheme_item()]

@@ -35,18 +35,18 @@ def test_png_case_is_skipped_with_one_line(tmp_path, capsys):
     assert "no DICOM results written" in err
 
 
-def test_unverified_case_exits_1_and_bad_only_is_refused(tmp_path, capsys):
-    case_path = make_dicom_case(tmp_path, approve=True, fingerprint=True)
+def test_stale_approval_exits_1_and_bad_only_is_refused(tmp_path, capsys):
     from llm_viewer.core.casefile import load_case, save_case
 
-    case = load_case(case_path)
-    case.set_status("approved", by="House^Gregory")  # a second approval without a fingerprint, after a move
+    case_path = make_dicom_case(tmp_path)
+    case = load_case(case_path)  # another tool moves a point and leaves the status "approved"
     kc = case.landmark("left", "knee_center")
     case.move_landmark("left", "knee_center", [kc.x + 2, kc.y], by="x")
-    case.set_status("approved", by="House^Gregory")
-    case.set("approval", {"fingerprint": "0" * 64, "by": "House^Gregory", "at": case.review["at"]})
+    case.set("review", dict(case.get("approval"), status="approved"))
     save_case(case, case_path)
     assert main(["dicom-export", str(case_path), "--out", str(tmp_path / "o"), "--only", "sr"]) == 1
-    assert "UNVERIFIED" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "the SR is UNVERIFIED" in err and "no longer matches" in err
+    assert dcmread(tmp_path / "o" / "leg.sr.dcm").VerificationFlag == "UNVERIFIED"
     assert main(["dicom-export", str(case_path), "--out", str(tmp_path / "o"), "--only", "sr,xml"]) == 2
     assert "unknown kind 'xml'" in capsys.readouterr().err

@@ -298,3 +298,17 @@ def test_malformed_source_gives_a_message(tmp_path):
     ds.save_as(dcm, enforce_file_format=True)
     with pytest.raises(DicomResultsError, match="lacks StudyInstanceUID"):
         write_dicom_results(case_path, tmp_path / "out")
+
+
+def test_names_survive_any_character_set(tmp_path):
+    """A Latin-1 source name and a reviewer outside Latin-1 both read back exactly (results are UTF-8)."""
+    image = tmp_path / "latin1.dcm"
+    source_dataset(PatientName="Müller^Jörg").save_as(image, enforce_file_format=True)  # ISO_IR 100
+    case_path = make_dicom_case(tmp_path, image=image)
+    res = write_dicom_results(case_path, tmp_path / "out", reviewer="Łukasiewicz^Jan", include=("sr", "pdf"))
+    for path in res.paths:
+        ds = dcmread(path)
+        assert ds.SpecificCharacterSet == "ISO_IR 192"
+        assert str(ds.PatientName) == "Müller^Jörg", path.name
+    sr = dcmread(res.sr_path)
+    assert [str(it.PersonName) for it in sr.ContentSequence if it.ValueType == "PNAME"] == ["Łukasiewicz^Jan"]

@@ -10,10 +10,11 @@ import shutil
 import subprocess
 
 import pytest
+from pydicom import dcmread
 
 from llm_viewer.report.dicom_results import write_dicom_results
 
-from .test_dicom_sr import make_dicom_case
+from .test_dicom_sr import make_dicom_case, source_dataset
 
 PLAN = {"id": "plan-0badcafe", "side": "left", "method": "dfo_close_medial",
         "target": {"kind": "hka_deg", "value": 180.0}, "hinge_px": [230.0, 420.0], "cut_start_px": [205.0, 400.0],
@@ -38,7 +39,15 @@ def outputs(tmp_path_factory):
                                                   "femoral_condyle_medial", "knee_center", "tibial_plateau_lateral",
                                                   "tibial_plateau_medial", "malleolus_lateral", "malleolus_medial"))
                                               + (("right", "diaphysis_center"),)), tmp / "out")
-    return both.paths + one.paths
+    # approved (VerifyingObserverSequence) on a source without InstitutionName, whose preamble is a TIFF header
+    ds = source_dataset()
+    del ds.InstitutionName
+    ds.preamble = b"II*\x00" + b"\x00" * 124
+    ds.save_as(tmp / "bare.dcm", enforce_file_format=True)
+    bare = write_dicom_results(make_dicom_case(tmp, image=tmp / "bare.dcm", name="bare"), tmp / "out",
+                               include=("sr",))
+    assert dcmread(bare.sr_path).VerificationFlag == "VERIFIED"
+    return both.paths + one.paths + bare.paths
 
 
 def _run(argv: list[str]) -> subprocess.CompletedProcess:
