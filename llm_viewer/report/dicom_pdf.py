@@ -33,8 +33,10 @@ DOCUMENT_CONCEPT = ("18748-4", "LN", "Diagnostic imaging report")
 """LOINC concept name of the document (ConceptNameCodeSequence)."""
 
 
-def render_pdf_bytes(report: CaseReport) -> bytes:
+def render_pdf_bytes(report: CaseReport, institution: str = "") -> bytes:
     """The case's PDF report as bytes (rendered by :func:`llm_viewer.report.pdf.render_case_pdf`).
+
+    ``institution`` is printed in the header (the source's InstitutionName when written as DICOM).
 
     Raises
     ------
@@ -46,7 +48,7 @@ def render_pdf_bytes(report: CaseReport) -> bytes:
     with tempfile.TemporaryDirectory(prefix="llm-viewer-pdf-") as tmp:
         target = Path(tmp) / "report.pdf"
         try:
-            render_case_pdf(report, target, ReportOptions(institution=""))
+            render_case_pdf(report, target, ReportOptions(institution=institution))
         except ReportError as exc:
             raise DicomResultsError(f"{report.case_path}: the PDF report cannot be rendered: {exc}") from None
         return target.read_bytes()

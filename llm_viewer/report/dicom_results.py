@@ -113,7 +113,9 @@ def write_dicom_results(case_path: str | Path, out_dir: str | Path, *, reviewer:
             encoded["sr"] = _encode(build_sr(report, source, reviewer=reviewer, warnings=warnings))
         if "pdf" in kinds:
             verified = verification(report)[0]
-            encoded["pdf"] = _encode(build_encapsulated_pdf(render_pdf_bytes(report), source, verified=verified))
+            institution = str(source.dataset.get("InstitutionName") or "")
+            encoded["pdf"] = _encode(build_encapsulated_pdf(render_pdf_bytes(report, institution), source,
+                                                            verified=verified))
         if "sc" in kinds:
             encoded["sc"] = _encode(build_secondary_capture(render_overlay_rgb(report), source,
                                                              tuple(report.legs)))

@@ -149,6 +149,20 @@ def read_source(path: str | Path) -> SourceImage:
     return SourceImage(p, ds)
 
 
+def person_name(text: str | None) -> str | None:
+    """A free-text name as a DICOM PN value: control characters and ``\\`` (the value separator) removed,
+    each ``^``/``=`` component group cut to 64 characters; ``None`` when nothing is left.
+
+    A name typed without ``^`` (``"Dr Test"``) is kept as one family-name component: splitting it would guess.
+    """
+    if text is None:
+        return None
+    clean = "".join(ch for ch in str(text) if ch.isprintable() and ch != "\\").strip()
+    if not clean:
+        return None
+    return "=".join(group[:64] for group in clean.split("=")[:3])
+
+
 def new_uid() -> str:
     """A new, random UID (a new SOP instance or series each export)."""
     return str(generate_uid())

@@ -43,6 +43,7 @@ from .dicom_source import (
     copy_patient_study,
     dicom_datetime,
     new_uid,
+    person_name,
     set_equipment,
 )
 from .model import CaseReport, ordered_sides
@@ -218,7 +219,7 @@ def verification(report: CaseReport) -> tuple[bool, str | None, str | None]:
     """``(verified, verifier, why_not)``: an approval that holds (valid, or unverifiable with no later change
     in the history) verifies the document; a stale one, or one without the approver's name, does not."""
     state = report.approval.state
-    by = str(report.review.get("by") or "").strip() or None
+    by = person_name(report.review.get("by"))
     if state == "not_approved":
         return False, None, None
     if state == "stale":
@@ -254,7 +255,7 @@ def build_sr(report: CaseReport, source: SourceImage, *, reviewer: str | None = 
         notes.append(why_not)
     if report.approval.state == "unverifiable" and verified:
         notes.append(f"the approval is taken as given but cannot be checked: {report.approval.message}")
-    person = (reviewer or "").strip() or str(report.review.get("by") or "").strip() or None
+    person = person_name(reviewer) or person_name(report.review.get("by"))
     groups: list[hd.sr.MeasurementsAndQualitativeEvaluations] = [
         _leg_group(report, side, source) for side in ordered_sides(report)]
     if len(report.legs) == 2:

@@ -53,6 +53,7 @@ def test_encapsulated_pdf(results):
     pdf = bytes(ds.EncapsulatedDocument)[: int(ds.EncapsulatedDocumentLength)]
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert "approved by House^Gregory" in text and "sgr-test-1" in text
+    assert "General Hospital" in text  # the source's institution in the header
     assert ds.VerificationFlag == "VERIFIED"
 
 

@@ -312,3 +312,30 @@ def test_names_survive_any_character_set(tmp_path):
         assert str(ds.PatientName) == "Müller^Jörg", path.name
     sr = dcmread(res.sr_path)
     assert [str(it.PersonName) for it in sr.ContentSequence if it.ValueType == "PNAME"] == ["Łukasiewicz^Jan"]
+
+
+def test_highdicom_reads_the_report_back(tmp_path):
+    import highdicom as hd
+
+    case_path = make_dicom_case(tmp_path)
+    sr = hd.sr.srread(write_dicom_results(case_path, tmp_path / "out", include=("sr",)).sr_path)
+    case = load_case(case_path)
+    groups = {str(g.tracking_identifier): g for g in sr.content.get_image_measurement_groups()}
+    for side in ("right", "left"):
+        expected = compute_leg_metrics(case.landmarks(side), side, case.pixel_spacing_mm)
+        got = {m.name.value: (m.value, m.unit.value) for m in groups[f"{side} leg"].get_measurements()}
+        for key in METRIC_KEYS:
+            if key == "alignment":
+                continue
+            code, unit = C.METRIC_CODES[key]
+            assert got[code.value][0] == pytest.approx(getattr(expected, key), rel=1e-9), (side, key)
+            assert got[code.value][1] == unit.value
+        site = groups[f"{side} leg"].finding_sites[0]
+        assert site.value.value == C.LOWER_LIMB.value and site.laterality.value == C.LATERALITY[side].value
+
+
+def test_reviewer_text_becomes_a_valid_person_name(tmp_path):
+    res = write_dicom_results(make_dicom_case(tmp_path, approve=False), tmp_path / "out", include=("sr",),
+                              reviewer="Dr\\ Who\x07" + "x" * 80)
+    names = [str(it.PersonName) for it in dcmread(res.sr_path).ContentSequence if it.ValueType == "PNAME"]
+    assert names == ["Dr Who" + "x" * 58]  # no value separator, no control character, 64 characters

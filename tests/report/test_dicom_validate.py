@@ -39,6 +39,7 @@ def outputs(tmp_path_factory):
                                                   "femoral_condyle_medial", "knee_center", "tibial_plateau_lateral",
                                                   "tibial_plateau_medial", "malleolus_lateral", "malleolus_medial"))
                                               + (("right", "diaphysis_center"),)), tmp / "out")
+    assert dcmread(one.sc_path, stop_before_pixels=True).Laterality == "R"  # a one-leg capture names its leg
     # approved (VerifyingObserverSequence) on a source without InstitutionName, whose preamble is a TIFF header
     ds = source_dataset()
     del ds.InstitutionName
