@@ -117,8 +117,6 @@ def test_search_failures_are_messages(make_window, qtbot, orthanc, tmp_path, mon
 
 def test_send_to_pacs_stores_the_results_in_the_study(make_window, qtbot, pacs_settings, orthanc, stored_study,
                                                         tmp_path):
-    pytest.importorskip("llm_viewer.report.dicom_results",
-                        reason="the DICOM-results API (branch dicomout) is not merged yet")
     from llm_viewer.pacs import find_studies, retrieve_study
 
     node = orthanc.node()

@@ -82,10 +82,10 @@ def test_round_trip_through_orthanc(orthanc, tmp_path):
     assert sides, "the demo model found no leg in the synthetic study"
 
     # 3. SR, PDF and Secondary Capture in the source study, sent back to Orthanc
-    dicom_results = pytest.importorskip("llm_viewer.report.dicom_results",
-                                        reason="the DICOM-results API (branch dicomout) is not merged yet")
-    codes = pytest.importorskip("llm_viewer.report.dicom_codes")
-    res = dicom_results.write_dicom_results(case_path, tmp_path / "results")
+    from llm_viewer.report import dicom_codes as codes
+    from llm_viewer.report.dicom_results import write_dicom_results
+
+    res = write_dicom_results(case_path, tmp_path / "results")
     assert res.study_instance_uid == study_uid
     sent = send_files(node, [res.sr_path, res.pdf_path, res.sc_path])
     assert sent.ok, [i.message for i in sent.items]
