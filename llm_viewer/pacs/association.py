@@ -51,11 +51,13 @@ def ssl_context(node: PacsNode) -> ssl.SSLContext | None:
     return ctx
 
 
-def probe(node: PacsNode) -> None:
-    """Open and close a TCP connection to the node, turning the OS error into a clear message."""
+def probe(node: PacsNode, ctx: ssl.SSLContext | None = None) -> None:
+    """Open and close a TCP connection (with ``ctx``: and a TLS handshake), turning OS and TLS errors into
+    clear messages (pynetdicom itself only logs them)."""
     try:
-        with socket.create_connection((node.host, node.port), timeout=node.timeout_s):
-            pass
+        with socket.create_connection((node.host, node.port), timeout=node.timeout_s) as raw:
+            if ctx is not None:
+                _handshake(node, ctx, raw)
     except socket.gaierror as exc:
         raise PacsConnectionError(f"{node.label}: unknown host {node.host!r} ({exc.strerror or exc})") from None
     except ConnectionRefusedError:
@@ -65,6 +67,22 @@ def probe(node: PacsNode) -> None:
         raise PacsTimeoutError(f"{node.label}: no answer to the connection within {node.timeout_s:g} s") from None
     except OSError as exc:
         raise PacsConnectionError(f"{node.label}: cannot connect ({exc.strerror or exc})") from None
+
+
+def _handshake(node: PacsNode, ctx: ssl.SSLContext, raw: socket.socket) -> None:
+    try:
+        with ctx.wrap_socket(raw, server_hostname=node.host):
+            pass
+    except ssl.SSLCertVerificationError as exc:
+        raise PacsTlsError(f"{node.label}: the node's TLS certificate is not trusted "
+                           f"({exc.verify_message or exc}); check the CA file") from None
+    except (ssl.SSLEOFError, ssl.SSLZeroReturnError, ConnectionResetError, BrokenPipeError):
+        raise PacsTlsError(f"{node.label}: the node closed the connection during the TLS handshake "
+                           "(does it expect TLS, or a client certificate?)") from None
+    except TimeoutError:
+        raise PacsTimeoutError(f"{node.label}: no answer to the TLS handshake within {node.timeout_s:g} s") from None
+    except ssl.SSLError as exc:
+        raise PacsTlsError(f"{node.label}: TLS handshake failed ({exc.reason or exc})") from None
 
 
 def make_ae(node: PacsNode, ae_title: str | None = None) -> Any:
@@ -99,7 +117,7 @@ def associate(node: PacsNode, contexts: Sequence[tuple[str, Sequence[str]]], *, 
     """
 
     ctx = ssl_context(node)
-    probe(node)
+    probe(node, ctx)
     ae = make_ae(node)
     for abstract, syntaxes in contexts:
         ae.add_requested_context(abstract, list(syntaxes))

@@ -66,8 +66,12 @@ class OrthancServer:
                 self.process.wait(timeout=10)
 
 
-def start_orthanc(binary: str, folder: Path) -> OrthancServer:
-    """Write a config and start Orthanc; returns once C-ECHO succeeds (RuntimeError with its log otherwise)."""
+def start_orthanc(binary: str, folder: Path, tls: tuple[Path, Path] | None = None) -> OrthancServer:
+    """Write a config and start Orthanc; returns once C-ECHO succeeds (RuntimeError with its log otherwise).
+
+    ``tls``: (certificate, key) PEM files: DICOM TLS only, the certificate also its trusted client list,
+    no client certificate required.
+    """
     from llm_viewer.pacs import PacsError, PacsNode, echo
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -83,6 +87,9 @@ def start_orthanc(binary: str, folder: Path) -> OrthancServer:
         "DicomScuTimeout": 10, "DicomAssociationCloseDelay": 0, "StableAge": 1,
         "DicomModalities": {"llmviewer": {"AET": OUR_AET, "Host": "127.0.0.1", "Port": move_port}},
     }
+    if tls is not None:
+        config.update({"DicomTlsEnabled": True, "DicomTlsCertificate": str(tls[0]), "DicomTlsPrivateKey": str(tls[1]),
+                       "DicomTlsTrustedCertificates": str(tls[0]), "DicomTlsRemoteCertificateRequired": False})
     cfg = folder / "orthanc.json"
     cfg.write_text(json.dumps(config, indent=1))
     log_path = folder / "orthanc.log"
@@ -90,7 +97,10 @@ def start_orthanc(binary: str, folder: Path) -> OrthancServer:
         proc = subprocess.Popen([binary, str(cfg)], stdout=log, stderr=subprocess.STDOUT, cwd=folder,
                                 stdin=subprocess.DEVNULL)
     server = OrthancServer(proc, dicom_port, http_port, move_port, folder, log_path)
-    node = PacsNode(ORTHANC_AET, "127.0.0.1", dicom_port, calling_ae_title=OUR_AET, timeout_s=3.0)
+    from llm_viewer.pacs import TlsFiles
+
+    node = PacsNode(ORTHANC_AET, "127.0.0.1", dicom_port, calling_ae_title=OUR_AET, timeout_s=3.0,
+                    tls=TlsFiles(enabled=True, ca_path=str(tls[0])) if tls else TlsFiles())
     deadline = time.monotonic() + START_TIMEOUT_S
     last = ""
     while time.monotonic() < deadline:
