@@ -103,7 +103,7 @@ class _Receiver:
         from pydicom.filewriter import write_file_meta_info
 
         if self.cancel is not None and self.cancel():
-            return 0xFE00
+            return 0xA700  # refused: the retrieval is being cancelled (the caller aborts at the next answer)
         sop_uid = str(event.request.AffectedSOPInstanceUID)
         target = self.dest_dir / instance_file_name(sop_uid)
         try:
