@@ -12,6 +12,7 @@ from .errors import (
     PacsCancelled,
     PacsConnectionError,
     PacsError,
+    PacsNoServiceError,
     PacsSettingsError,
     PacsStatusError,
     PacsTimeoutError,
@@ -23,7 +24,7 @@ from .retrieve import STORAGE_CLASSES, RetrieveResult, instance_file_name, retri
 from .send import SendItem, SendResult, send_files
 
 __all__ = [
-    "PacsAssociationError", "PacsCancelled", "PacsConnectionError", "PacsError", "PacsSettingsError",
+    "PacsAssociationError", "PacsCancelled", "PacsConnectionError", "PacsError", "PacsNoServiceError", "PacsSettingsError",
     "PacsStatusError", "PacsTimeoutError", "PacsTlsError", "PacsNode", "TlsFiles", "load_node",
     "pacs_settings_file", "save_node", "validate_ae_title", "SeriesRecord", "StudyRecord", "echo", "find_series",
     "find_studies", "STORAGE_CLASSES", "RetrieveResult", "instance_file_name", "retrieve_study", "SendItem",

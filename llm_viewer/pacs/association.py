@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import PacsAssociationError, PacsConnectionError, PacsTimeoutError, PacsTlsError
+from .errors import PacsAssociationError, PacsConnectionError, PacsNoServiceError, PacsTimeoutError, PacsTlsError
 from .node import PacsNode
 
 logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)  # our errors carry the messages; no log spam
@@ -115,6 +115,7 @@ def associate(node: PacsNode, contexts: Sequence[tuple[str, Sequence[str]]], *, 
     evt_handlers : sequence
         pynetdicom event handlers bound to the association.
     """
+    from pynetdicom import evt
 
     ctx = ssl_context(node)
     probe(node, ctx)
@@ -127,8 +128,6 @@ def associate(node: PacsNode, contexts: Sequence[tuple[str, Sequence[str]]], *, 
 
         ext = [build_role(uid, scp_role=True) for uid in roles]
     tls_args = (ctx, node.host) if ctx is not None else None
-    from pynetdicom import evt
-
     answer: dict[str, str] = {}
 
     def on_pdu(event: Any) -> None:  # keeps the A-ASSOCIATE-RJ reason pynetdicom only logs
@@ -172,9 +171,8 @@ def _raise_not_established(node: PacsNode, assoc: Any, what: str, tls: bool, rea
     if assoc.is_rejected or reason is not None:  # an A-ASSOCIATE-RJ (pynetdicom may report it as an abort)
         raise PacsAssociationError(f"{node.label} rejected the association for {what} from "
                                    f"{node.calling_ae_title}: {reason or 'no reason given'}")
-    if assoc.is_aborted and assoc.requestor.requested_contexts and not assoc.accepted_contexts \
-            and assoc.rejected_contexts:
-        raise PacsAssociationError(f"{node.label} accepts none of the services proposed for {what}")
+    if assoc.is_aborted and not assoc.accepted_contexts and assoc.rejected_contexts:
+        raise PacsNoServiceError(f"{node.label} accepts none of the services proposed for {what}")
     if assoc.is_aborted:
         hint = " (or the TLS handshake failed)" if tls else " (does the node expect TLS?)"
         raise PacsAssociationError(f"{node.label} aborted the association for {what}{hint}")

@@ -23,6 +23,10 @@ class PacsAssociationError(PacsError):
     """The node rejected or aborted the association (for example an unknown called AE title)."""
 
 
+class PacsNoServiceError(PacsAssociationError):
+    """The node accepted none of the proposed presentation contexts (SOP class / transfer syntax pairs)."""
+
+
 class PacsTimeoutError(PacsError):
     """The node did not answer in time."""
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .association import associate, check_dimse_status
-from .errors import PacsCancelled, PacsError
+from .errors import PacsCancelled, PacsError, PacsNoServiceError
 from .node import PacsNode
 from .retrieve import STORAGE_CLASSES
 
@@ -101,6 +101,13 @@ def _class_name(uid: str) -> str:
     return STORAGE_CLASSES.get(uid) or UID(uid).name or uid
 
 
+def _not_accepted(node: PacsNode, f: _File) -> SendItem:
+    from pydicom.uid import UID
+
+    return SendItem(f.path, False, f"{f.path}: {node.label} does not accept {_class_name(f.sop_class)} in "
+                    f"{UID(f.syntax).name or f.syntax}", f.sop_instance)
+
+
 def send_files(node: PacsNode, paths: Sequence[str | os.PathLike[str]],
                progress: Callable[[float, str], None] | None = None,
                cancel: Callable[[], bool] | None = None) -> SendResult:
@@ -138,7 +145,11 @@ def send_files(node: PacsNode, paths: Sequence[str | os.PathLike[str]],
     for start in range(0, len(pairs), MAX_CONTEXTS):
         chunk = set(pairs[start:start + MAX_CONTEXTS])
         batch = [(k, f) for k, f in files if (f.sop_class, f.syntax) in chunk]
-        _send_batch(node, sorted(chunk), batch, items, total, progress, cancel)
+        try:
+            _send_batch(node, sorted(chunk), batch, items, total, progress, cancel)
+        except PacsNoServiceError:  # not one SOP class / transfer syntax of the batch is accepted
+            for k, f in batch:
+                items[k] = _not_accepted(node, f)
     return SendResult([items[k] for k in sorted(items)])
 
 
@@ -151,10 +162,7 @@ def _send_batch(node: PacsNode, pairs: list[tuple[str, str]], batch: list[tuple[
             if cancel is not None and cancel():
                 raise PacsCancelled(f"sending to {node.label} cancelled after {len(items)} file(s)")
             if (f.sop_class, f.syntax) not in accepted:
-                from pydicom.uid import UID
-
-                items[k] = SendItem(f.path, False, f"{f.path}: {node.label} does not accept {_class_name(f.sop_class)} "
-                                    f"in {UID(f.syntax).name or f.syntax}", f.sop_instance)
+                items[k] = _not_accepted(node, f)
                 continue
             try:
                 status = assoc.send_c_store(f.path)

@@ -48,6 +48,7 @@ def test_menus_hold_the_pacs_actions(make_window):
     win = make_window()
     texts = {a.text() for a in win.actions()}
     assert {"Open from PACS…", "PACS settings…", "Send to PACS"} <= texts
+    assert win.pacs.send_case() is None and "Open a case first" in win.banner.label.text()
 
 
 def test_settings_dialog_tests_the_connection_and_saves(make_window, qtbot, orthanc, tmp_path, monkeypatch):

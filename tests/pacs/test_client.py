@@ -53,6 +53,8 @@ def test_send_reports_each_file(orthanc, stored, tmp_path):
     assert "not a DICOM file" in result.items[1].message
     assert "no such file" in result.items[2].message
     assert "does not accept" in result.items[3].message and node.label in result.items[3].message
+    (alone,) = send_files(node, [private]).items  # the node accepts none of the proposed services
+    assert not alone.ok and "does not accept" in alone.message and "424242" in alone.message
 
 
 def test_find_studies_by_each_key(stored):
