@@ -132,3 +132,13 @@ def test_send_to_pacs_stores_the_results_in_the_study(make_window, qtbot, pacs_s
     assert "Sent to" in win.banner.label.text()
     (study,) = find_studies(node, study_uid=str(stored_study.StudyInstanceUID))
     assert study.n_instances == 4 and "SR" in study.modalities
+
+
+def test_pacs_settings_sit_next_to_the_viewer_settings(tmp_path, monkeypatch):
+    from llm_viewer.gui.about import settings_file
+    from llm_viewer.pacs import pacs_settings_file
+
+    monkeypatch.delenv("LLM_VIEWER_PACS_SETTINGS", raising=False)
+    assert pacs_settings_file().parent == settings_file().parent  # Qt's GenericConfigLocation, without Qt
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert pacs_settings_file() == settings_file().parent / "pacs.json" == tmp_path / "llm-viewer" / "pacs.json"
