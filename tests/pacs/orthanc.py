@@ -66,12 +66,27 @@ class OrthancServer:
                 self.process.wait(timeout=10)
 
 
-def start_orthanc(binary: str, folder: Path, tls: tuple[Path, Path] | None = None) -> OrthancServer:
+class _ExitedAtStart(RuntimeError):
+    """Orthanc stopped at once (typically: a port taken between choosing it and Orthanc binding it)."""
+
+
+def start_orthanc(binary: str, folder: Path, tls: tuple[Path, Path] | None = None, attempts: int = 3) -> OrthancServer:
     """Write a config and start Orthanc; returns once C-ECHO succeeds (RuntimeError with its log otherwise).
 
     ``tls``: (certificate, key) PEM files: DICOM TLS only, the certificate also its trusted client list,
-    no client certificate required.
+    no client certificate required. An Orthanc that exits at start is started again on other ports
+    (``attempts`` times in all).
     """
+    for attempt in range(1, attempts + 1):
+        try:
+            return _start(binary, folder / f"try{attempt}", tls)
+        except _ExitedAtStart:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start(binary: str, folder: Path, tls: tuple[Path, Path] | None) -> OrthancServer:
     from llm_viewer.pacs import PacsError, PacsNode, echo
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -105,7 +120,7 @@ def start_orthanc(binary: str, folder: Path, tls: tuple[Path, Path] | None = Non
     last = ""
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"Orthanc exited with status {proc.returncode} at start:\n{server.log()}")
+            raise _ExitedAtStart(f"Orthanc exited with status {proc.returncode} at start:\n{server.log()}")
         try:
             echo(node)
             return server
