@@ -46,7 +46,7 @@ METRIC_CODES: dict[str, tuple[Code, Code | None]] = {
     "mldfa_deg": (_p("MLDFA", "Mechanical lateral distal femoral angle"), UNIT_DEG),
     "mmpta_deg": (_p("MMPTA", "Mechanical medial proximal tibial angle"), UNIT_DEG),
     "mldta_deg": (_p("MLDTA", "Mechanical lateral distal tibial angle"), UNIT_DEG),
-    "fva_deg": (_p("FVA", "Femoral valgus angle (anatomical-mechanical)"), UNIT_DEG),
+    "fva_deg": (_p("FVA", "Femoral valgus angle"), UNIT_DEG),
     "jlca_deg": (_p("JLCA", "Joint line convergence angle"), UNIT_DEG),
     "ahka_deg": (_p("AHKA", "Arithmetic hip-knee-ankle angle"), UNIT_DEG),
     "jlo_deg": (_p("JLO", "Joint line obliquity"), UNIT_DEG),
@@ -102,7 +102,7 @@ POST_PREFIX = "POST-"
 def post_code(key: str) -> Code:
     """Concept name of the planned post-operative value of metric ``key``."""
     code = METRIC_CODES[key][0]
-    return _p(POST_PREFIX + code.value, "Planned post-operative " + code.meaning[0].lower() + code.meaning[1:])
+    return _p(POST_PREFIX + code.value, ("Planned post-op " + code.meaning[0].lower() + code.meaning[1:])[:64])
 
 
 def metric_key_of(code_value: str) -> str | None:

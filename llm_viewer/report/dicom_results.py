@@ -121,8 +121,8 @@ def write_dicom_results(case_path: str | Path, out_dir: str | Path, *, reviewer:
                                                              tuple(report.legs)))
     except DicomResultsError:
         raise
-    except (ValueError, TypeError, AttributeError) as exc:  # highdicom/pydicom reject a malformed source value
-        raise DicomResultsError(f"{report.image_path}: its DICOM header cannot be carried into the results: "
+    except (ValueError, TypeError, AttributeError) as exc:  # highdicom/pydicom reject a value (e.g. the source's)
+        raise DicomResultsError(f"{case_path}: the DICOM results cannot be built from it and {report.image_path}: "
                                 f"{type(exc).__name__}: {exc}") from None
     out = Path(out_dir)
     try:

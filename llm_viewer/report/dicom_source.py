@@ -42,6 +42,9 @@ TYPE2_KEYWORDS: tuple[str, ...] = (
 )
 """Type 2 attributes of those modules: written empty when the source lacks them."""
 
+UNSTATED_DEID_METHOD = "as the source image (method not stated there)"
+"""DeidentificationMethod written when the source says PatientIdentityRemoved YES but names no method."""
+
 REQUIRED_UIDS: tuple[str, ...] = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")
 
 _MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -176,6 +179,9 @@ def copy_patient_study(source: SourceImage, ds: Dataset) -> None:
             ds[kw] = src[kw]
         elif kw in TYPE2_KEYWORDS:
             setattr(ds, kw, "")
+    if str(ds.get("PatientIdentityRemoved", "")).upper() == "YES" and not (
+            ds.get("DeidentificationMethod") or ds.get("DeidentificationMethodCodeSequence")):
+        ds.DeidentificationMethod = UNSTATED_DEID_METHOD  # type 1C once the identity is said to be removed
     # pydicom decoded the source's text with its character set; the results are written as UTF-8, which holds
     # any name (a reviewer's included) whatever the source's repertoire
     ds.SpecificCharacterSet = "ISO_IR 192"

@@ -153,12 +153,48 @@ def _num_or_none(value: Any) -> float | None:
     return out if np.isfinite(out) else None
 
 
-def _plan_group(plan: Mapping[str, Any], source: SourceImage) -> hd.sr.MeasurementsAndQualitativeEvaluations | None:
-    """TID 1501 group of one osteotomy plan (``None`` for a plan too malformed to report)."""
-    side = plan.get("side")
-    if side not in ("right", "left"):
-        return None
-    result = plan.get("result") if isinstance(plan.get("result"), Mapping) else {}
+def plan_entries(report: CaseReport, notes: list[str]) -> list[tuple[Mapping[str, Any], Mapping[str, Any], list[str]]]:
+    """The case's osteotomy plans as ``(plan dict, result dict, remarks)``, right leg first.
+
+    With :mod:`llm_viewer.report.pdf_plan` (the planning feature) each result is the one the PDF's plan page
+    shows: simulated again on the current landmarks by ``core.planning``; a remark says when that differs
+    from the stored result or cannot be done (the stored one is then reported). Without it, the stored
+    results of the case's ``plans`` are reported as they are. Problems reading the plans go to ``notes``.
+    """
+    try:
+        from .pdf_plan import plan_pages
+    except ImportError:
+        plans = report.case.get("plans") or []
+        if not isinstance(plans, list):
+            notes.append("the case's osteotomy plans are not reported: 'plans' is not a list")
+            return []
+        out = []
+        for plan in plans:
+            if isinstance(plan, Mapping) and plan.get("side") in ("right", "left"):
+                result = plan.get("result") if isinstance(plan.get("result"), Mapping) else {}
+                out.append((plan, result, []))
+            else:
+                ident = plan.get("id") if isinstance(plan, Mapping) else plan
+                notes.append(f"osteotomy plan {ident!r} not reported: it names no leg side")
+        return sorted(out, key=lambda e: e[0].get("side") != "right")
+    before = len(report.warnings)
+    pages = plan_pages(report)
+    notes.extend(report.warnings[before:])
+    out = []
+    for page in pages:
+        remarks = []
+        if page.problem:
+            remarks.append(f"stored result reported: {page.problem}")
+        if page.stale:
+            remarks.append("result simulated again on the current landmarks (the stored one differs)")
+        out.append((page.plan.as_dict(), page.result.as_dict() if page.result is not None else {}, remarks))
+    return out
+
+
+def _plan_group(plan: Mapping[str, Any], result: Mapping[str, Any], remarks: list[str], source: SourceImage
+                ) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    """TID 1501 group of one osteotomy plan (``plan["side"]`` is right or left)."""
+    side = plan["side"]
     nums: list[hd.sr.Measurement] = []
     target = plan.get("target") if isinstance(plan.get("target"), Mapping) else {}
     if target.get("kind") in C.PLAN_TARGETS and _num_or_none(target.get("value")) is not None:
@@ -185,7 +221,7 @@ def _plan_group(plan: Mapping[str, Any], source: SourceImage) -> hd.sr.Measureme
         xy = plan.get(key)
         if isinstance(xy, (list, tuple)) and len(xy) == 2 and all(_num_or_none(v) is not None for v in xy):
             extra.append(_point_item(name, [float(xy[0]), float(xy[1])], source))
-    for note in result.get("notes") or ():
+    for note in list(result.get("notes") or ()) + remarks:
         extra.append(_text(C.PLAN_NOTE, str(note)))
     group[0].ContentSequence.extend(extra)
     return group
@@ -260,17 +296,8 @@ def build_sr(report: CaseReport, source: SourceImage, *, reviewer: str | None = 
         _leg_group(report, side, source) for side in ordered_sides(report)]
     if len(report.legs) == 2:
         groups.append(_study_group(report))
-    plans = report.case.get("plans") or []
-    if not isinstance(plans, list):
-        notes.append("the case's osteotomy plans are not reported: 'plans' is not a list")
-        plans = []
-    for plan in plans:
-        group = _plan_group(plan, source) if isinstance(plan, Mapping) else None
-        if group is None:
-            notes.append(f"osteotomy plan {plan.get('id') if isinstance(plan, Mapping) else plan!r} not reported: "
-                         "it names no leg side")
-        else:
-            groups.append(group)
+    for plan, result, remarks in plan_entries(report, notes):
+        groups.append(_plan_group(plan, result, remarks, source))
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore", UserWarning)  # person names without "^" (e.g. "Dr Test") are legal PN
         content = hd.sr.MeasurementReport(

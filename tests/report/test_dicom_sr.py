@@ -222,7 +222,8 @@ def test_unapproved_and_stale_cases_are_unverified(tmp_path):
     case = load_case(case_path)
     kc = case.landmark("left", "knee_center")
     case.move_landmark("left", "knee_center", [kc.x + 3, kc.y], by="Someone")
-    case.set_status("approved", by="House^Gregory")  # status says approved, but the fingerprint no longer matches
+    approval = case.get("approval")  # another tool moved a point and left the approval as it was
+    case.set("review", {"status": "approved", "by": approval["by"], "at": approval["at"]})
     save_case(case, case_path)
     res = write_dicom_results(case_path, tmp_path / "b", include=("sr",))
     sr = dcmread(res.sr_path)
@@ -339,3 +340,15 @@ def test_reviewer_text_becomes_a_valid_person_name(tmp_path):
                               reviewer="Dr\\ Who\x07" + "x" * 80)
     names = [str(it.PersonName) for it in dcmread(res.sr_path).ContentSequence if it.ValueType == "PNAME"]
     assert names == ["Dr Who" + "x" * 58]  # no value separator, no control character, 64 characters
+
+
+def test_every_code_fits_its_value_representation():
+    """Code values are SH (16 characters), meanings LO (64): highdicom refuses longer ones at export time."""
+    codes_ = [*C.LANDMARK_CODES.values(), *(c for c, _ in C.METRIC_CODES.values()), C.LLD_CODE, C.UNMEASURED,
+              C.MANUAL_LANDMARKS, C.LANDMARK_MODEL, C.PROCEDURE, C.PLAN_FINDING, C.PLAN_NOTE,
+              *C.ALIGNMENT_VALUES.values(), *C.PLAN_METHODS.values(), *C.PLAN_POINTS.values(),
+              *(c for c, _ in C.PLAN_TARGETS.values()), *(c for c, _ in C.PLAN_RESULTS.values()),
+              *(C.post_code(k) for k in METRIC_KEYS)]
+    for code in codes_:
+        assert len(code.value) <= 16 and len(code.meaning) <= 64, code
+    assert len({c.value for c in codes_}) == len(codes_)  # no two concepts share a code

@@ -40,9 +40,11 @@ def outputs(tmp_path_factory):
                                                   "tibial_plateau_medial", "malleolus_lateral", "malleolus_medial"))
                                               + (("right", "diaphysis_center"),)), tmp / "out")
     assert dcmread(one.sc_path, stop_before_pixels=True).Laterality == "R"  # a one-leg capture names its leg
-    # approved (VerifyingObserverSequence) on a source without InstitutionName, whose preamble is a TIFF header
+    # approved (VerifyingObserverSequence) on a source without InstitutionName, whose preamble is a TIFF header,
+    # de-identified without naming the method
     ds = source_dataset()
     del ds.InstitutionName
+    ds.PatientIdentityRemoved = "YES"  # without DeidentificationMethod (type 1C then), as the synthetic DICOMs
     ds.preamble = b"II*\x00" + b"\x00" * 124
     ds.save_as(tmp / "bare.dcm", enforce_file_format=True)
     bare = write_dicom_results(make_dicom_case(tmp, image=tmp / "bare.dcm", name="bare"), tmp / "out",
