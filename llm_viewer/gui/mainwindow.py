@@ -17,6 +17,7 @@ from .canvas import ZOOM_REGIONS, Canvas
 from .document import Document
 from .loader import LoadedCase, open_case
 from .measure_tools import MeasureTools, add_measure_actions
+from .pacs import add_pacs_case_actions, add_pacs_file_actions
 from .panel import MeasurementsPanel
 from .placement import PlacementTools
 from .review import ReviewMixin
@@ -211,6 +212,7 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         m = mb.addMenu("&File")
         self._action(m, "Open image or case…", self._ask_open, QtGui.QKeySequence.StandardKey.Open)
         self._action(m, "Open folder (worklist)…", self._ask_open_folder, QtGui.QKeySequence("Ctrl+Shift+O"))
+        add_pacs_file_actions(self, m)  # Open from PACS…, PACS settings…
         self.recent_menu = m.addMenu("Recent")
         m.addSeparator()
         self.act_export = self._action(m, "Export to training set…", lambda: self.export_to_store(),
@@ -280,6 +282,7 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
         m = mb.addMenu("&Case")
         self._action(m, "Approve…", lambda: self.approve(), QtGui.QKeySequence("Ctrl+Return"))
         self._action(m, "Export report (PDF)…", lambda: self.export_report(), QtGui.QKeySequence("Ctrl+P"))
+        add_pacs_case_actions(self, m)  # Send to PACS
         self._action(m, "Next case", lambda: self.step_case(1), QtGui.QKeySequence("PgDown"))
         self._action(m, "Previous case", lambda: self.step_case(-1), QtGui.QKeySequence("PgUp"))
         m = mb.addMenu("&Help")
