@@ -245,6 +245,7 @@ def _evidence(source: SourceImage) -> Dataset:
     """The source header with empty type 2 patient/study attributes where absent (highdicom reads them)."""
     ev = Dataset()
     ev.update(source.dataset)
+    copy_patient_study(source, ev)  # malformed sex / dates / times empty: highdicom refuses them
     for kw in TYPE2_KEYWORDS:
         if kw not in ev:
             setattr(ev, kw, "")
