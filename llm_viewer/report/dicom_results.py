@@ -65,7 +65,7 @@ def _build(kinds: list[str], report: CaseReport, source: SourceImage, reviewer: 
         if "pdf" in kinds:
             institution = str(source.dataset.get("InstitutionName") or "")
             encoded["pdf"] = _encode(build_encapsulated_pdf(render_pdf_bytes(report, institution), source,
-                                                            verified=verification(report)[0]))
+                                                            verified=verification(report).verified))
         if "sc" in kinds:
             encoded["sc"] = _encode(build_secondary_capture(render_overlay_rgb(report), source, tuple(report.legs)))
     except DicomResultsError:
