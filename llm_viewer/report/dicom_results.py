@@ -13,6 +13,7 @@ leaves no partial set of new files. ``<stem>`` is the case file's name without `
 from __future__ import annotations
 
 import io
+import warnings as _warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,8 @@ from pydicom.dataset import Dataset
 
 from ..core.atomic import atomic_write_bytes
 from ..core.casefile import CaseFileError
-from .dicom_source import DicomResultsError, read_source
+from .dicom_source import DicomResultsError, SourceImage, header_problems, read_source
+from .model import CaseReport, build_case_report
 
 __all__ = ["RESULT_KINDS", "DicomResults", "DicomResultsError", "write_dicom_results"]
 
@@ -48,6 +50,29 @@ def _encode(ds: Dataset) -> bytes:
     buf = io.BytesIO()
     ds.save_as(buf, enforce_file_format=True)
     return buf.getvalue()
+
+
+def _build(kinds: list[str], report: CaseReport, source: SourceImage, reviewer: str | None, warnings: list[str],
+           encoded: dict[str, bytes]) -> None:
+    """Build and encode the requested objects into ``encoded`` (nothing is written here)."""
+    from .dicom_pdf import build_encapsulated_pdf, render_pdf_bytes
+    from .dicom_sc import build_secondary_capture, render_overlay_rgb
+    from .dicom_sr import build_sr, verification
+
+    try:
+        if "sr" in kinds:
+            encoded["sr"] = _encode(build_sr(report, source, reviewer=reviewer, warnings=warnings))
+        if "pdf" in kinds:
+            institution = str(source.dataset.get("InstitutionName") or "")
+            encoded["pdf"] = _encode(build_encapsulated_pdf(render_pdf_bytes(report, institution), source,
+                                                            verified=verification(report).verified))
+        if "sc" in kinds:
+            encoded["sc"] = _encode(build_secondary_capture(render_overlay_rgb(report), source, tuple(report.legs)))
+    except DicomResultsError:
+        raise
+    except (ValueError, TypeError, AttributeError) as exc:  # highdicom/pydicom reject a value (e.g. the source's)
+        raise DicomResultsError(f"{report.case_path}: the DICOM results cannot be built from it and "
+                                f"{report.image_path}: {type(exc).__name__}: {exc}") from None
 
 
 def case_stem(case_path: Path) -> str:
@@ -83,10 +108,6 @@ def write_dicom_results(case_path: str | Path, out_dir: str | Path, *, reviewer:
         The case cannot be read, its image is missing, changed or not DICOM, a header UID is missing, or
         an output cannot be written; the message names the file and the problem.
     """
-    from .dicom_pdf import build_encapsulated_pdf, render_pdf_bytes
-    from .dicom_sc import build_secondary_capture, render_overlay_rgb
-    from .dicom_sr import build_sr, verification
-    from .model import build_case_report
 
     kinds = [k.strip().lower() for k in include]
     unknown = [k for k in kinds if k not in RESULT_KINDS]
@@ -106,24 +127,12 @@ def write_dicom_results(case_path: str | Path, out_dir: str | Path, *, reviewer:
                                 "they reference")
     if not report.legs:
         raise DicomResultsError(f"{case_path}: the case has no landmarks to report")
-    warnings: list[str] = []
+    warnings: list[str] = header_problems(source)
     encoded: dict[str, bytes] = {}
-    try:
-        if "sr" in kinds:
-            encoded["sr"] = _encode(build_sr(report, source, reviewer=reviewer, warnings=warnings))
-        if "pdf" in kinds:
-            verified = verification(report)[0]
-            institution = str(source.dataset.get("InstitutionName") or "")
-            encoded["pdf"] = _encode(build_encapsulated_pdf(render_pdf_bytes(report, institution), source,
-                                                            verified=verified))
-        if "sc" in kinds:
-            encoded["sc"] = _encode(build_secondary_capture(render_overlay_rgb(report), source,
-                                                             tuple(report.legs)))
-    except DicomResultsError:
-        raise
-    except (ValueError, TypeError, AttributeError) as exc:  # highdicom/pydicom reject a value (e.g. the source's)
-        raise DicomResultsError(f"{case_path}: the DICOM results cannot be built from it and {report.image_path}: "
-                                f"{type(exc).__name__}: {exc}") from None
+    with _warnings.catch_warnings():
+        # pydicom warns about each malformed source value it meets; header_problems() said it once, clearly
+        _warnings.filterwarnings("ignore", category=UserWarning, module=r"pydicom\.")
+        _build(kinds, report, source, reviewer, warnings, encoded)
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)

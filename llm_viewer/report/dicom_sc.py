@@ -163,6 +163,16 @@ def render_overlay_rgb(report: CaseReport) -> np.ndarray:
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
+def _orientation_ok(value: str) -> bool:
+    import highdicom as hd
+
+    try:
+        hd.enum.PatientOrientationValuesBiped(value)
+    except ValueError:
+        return False
+    return True
+
+
 def build_secondary_capture(rgb: np.ndarray, source: SourceImage, sides: tuple[str, ...] = ("right", "left")
                             ) -> Dataset:
     """A Secondary Capture Image (RGB, burned-in overlay) in the source's study, in a new series.
@@ -187,7 +197,7 @@ def build_secondary_capture(rgb: np.ndarray, source: SourceImage, sides: tuple[s
         raise DicomResultsError(f"the overlay must be (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
     src = source.dataset
     orientation = [str(v) for v in src.get("PatientOrientation") or []]
-    if len(orientation) != 2 or not all(orientation):
+    if len(orientation) != 2 or not all(_orientation_ok(v) for v in orientation):
         orientation = ["L", "F"]  # AP full-leg: patient's right on the image left, feet down
     sc = hd.sc.SCImage(
         pixel_array=rgb,

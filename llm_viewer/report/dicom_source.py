@@ -9,6 +9,7 @@ checks that it has what those references need, and builds the shared attributes.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,12 +172,50 @@ def new_uid() -> str:
     return str(generate_uid())
 
 
+_DA = re.compile(r"^\d{8}$")
+_TM = re.compile(r"^\d{2}(\d{2}(\d{2}(\.\d{1,6})?)?)?$")
+_CHECKED: dict[str, str] = {"PatientSex": "sex", "PatientBirthDate": "date", "StudyDate": "date", "StudyTime": "time"}
+"""Attributes whose malformed source value is written empty (highdicom refuses it; none of them identifies)."""
+
+
+def _valid(kind: str, value: str) -> bool:
+    if not value:
+        return True
+    if kind == "sex":
+        return value in ("M", "F", "O")
+    if kind == "time":
+        return bool(_TM.match(value)) and int(value[:2]) < 24 and int(value[2:4] or 0) < 60
+    if not _DA.match(value):
+        return False
+    try:
+        _dt.date(int(value[:4]), int(value[4:6]), int(value[6:8]))
+    except ValueError:
+        return False
+    return True
+
+
+def header_problems(source: SourceImage) -> list[str]:
+    """One line per source value the results write empty because it is malformed (e.g. ``PatientSex 'X'``)."""
+    out = []
+    for kw, kind in _CHECKED.items():
+        value = str(source.dataset.get(kw, "") or "").strip()
+        if not _valid(kind, value):
+            out.append(f"{source.path}: {kw} {value!r} is not a valid DICOM {kind}; the results leave it empty")
+    return out
+
+
 def copy_patient_study(source: SourceImage, ds: Dataset) -> None:
-    """Copy the Patient and General Study modules from the source (type 2 attributes empty if absent); UTF-8."""
+    """Copy the Patient and General Study modules from the source (type 2 attributes empty if absent); UTF-8.
+
+    Values are copied as they are, identifiers included even when longer than their VR allows (the results
+    must match the study they join); a malformed sex, date or time (:func:`header_problems`) is written empty.
+    """
     src = source.dataset
     for kw in PATIENT_STUDY_KEYWORDS:
         if kw in src:
             ds[kw] = src[kw]
+            if kw in _CHECKED and not _valid(_CHECKED[kw], str(src.get(kw, "") or "").strip()):
+                setattr(ds, kw, "")
         elif kw in TYPE2_KEYWORDS:
             setattr(ds, kw, "")
     if str(ds.get("PatientIdentityRemoved", "")).upper() == "YES" and not (

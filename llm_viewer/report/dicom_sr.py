@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import warnings as _warnings
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import highdicom as hd
@@ -153,8 +154,26 @@ def _num_or_none(value: Any) -> float | None:
     return out if np.isfinite(out) else None
 
 
-def plan_entries(report: CaseReport, notes: list[str]) -> list[tuple[Mapping[str, Any], Mapping[str, Any], list[str]]]:
-    """The case's osteotomy plans as ``(plan dict, result dict, remarks)``, right leg first.
+@dataclass(frozen=True)
+class PlanEntry:
+    """One osteotomy plan as the SR reports it: the contract's plan dict, the result shown, and remarks."""
+
+    plan: Mapping[str, Any]
+    result: Mapping[str, Any]
+    remarks: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Whether the SR is VERIFIED, by whom, and (when an approval is not honoured) why not."""
+
+    verified: bool
+    verifier: str | None = None
+    reason: str | None = None
+
+
+def plan_entries(report: CaseReport, notes: list[str]) -> list[PlanEntry]:
+    """The case's osteotomy plans (right leg first).
 
     With :mod:`llm_viewer.report.pdf_plan` (the planning feature) each result is the one the PDF's plan page
     shows: simulated again on the current landmarks by ``core.planning``; a remark says when that differs
@@ -172,11 +191,11 @@ def plan_entries(report: CaseReport, notes: list[str]) -> list[tuple[Mapping[str
         for plan in plans:
             if isinstance(plan, Mapping) and plan.get("side") in ("right", "left"):
                 result = plan.get("result") if isinstance(plan.get("result"), Mapping) else {}
-                out.append((plan, result, []))
+                out.append(PlanEntry(plan, result))
             else:
                 ident = plan.get("id") if isinstance(plan, Mapping) else plan
                 notes.append(f"osteotomy plan {ident!r} not reported: it names no leg side")
-        return sorted(out, key=lambda e: e[0].get("side") != "right")
+        return sorted(out, key=lambda e: e.plan.get("side") != "right")
     before = len(report.warnings)
     pages = plan_pages(report)
     notes.extend(report.warnings[before:])
@@ -187,7 +206,7 @@ def plan_entries(report: CaseReport, notes: list[str]) -> list[tuple[Mapping[str
             remarks.append(f"stored result reported: {page.problem}")
         if page.stale:
             remarks.append("result simulated again on the current landmarks (the stored one differs)")
-        out.append((page.plan.as_dict(), page.result.as_dict() if page.result is not None else {}, remarks))
+        out.append(PlanEntry(page.plan.as_dict(), page.result.as_dict() if page.result is not None else {}, remarks))
     return out
 
 
@@ -245,24 +264,25 @@ def _evidence(source: SourceImage) -> Dataset:
     """The source header with empty type 2 patient/study attributes where absent (highdicom reads them)."""
     ev = Dataset()
     ev.update(source.dataset)
+    copy_patient_study(source, ev)  # malformed sex / dates / times empty: highdicom refuses them
     for kw in TYPE2_KEYWORDS:
         if kw not in ev:
             setattr(ev, kw, "")
     return ev
 
 
-def verification(report: CaseReport) -> tuple[bool, str | None, str | None]:
-    """``(verified, verifier, why_not)``: an approval that holds (valid, or unverifiable with no later change
-    in the history) verifies the document; a stale one, or one without the approver's name, does not."""
+def verification(report: CaseReport) -> Verification:
+    """Whether the SR is VERIFIED: an approval that holds (valid, or unverifiable with no later change in the
+    history) verifies it, by the approver; a stale one, or one without the approver's name, does not."""
     state = report.approval.state
     by = person_name(report.review.get("by"))
     if state == "not_approved":
-        return False, None, None
+        return Verification(False)
     if state == "stale":
-        return False, None, f"the SR is UNVERIFIED: {report.approval.message}"
+        return Verification(False, None, f"the SR is UNVERIFIED: {report.approval.message}")
     if by is None:
-        return False, None, "the SR is UNVERIFIED: the approval names no reviewer"
-    return True, by, None
+        return Verification(False, None, "the SR is UNVERIFIED: the approval names no reviewer")
+    return Verification(True, by)
 
 
 def build_sr(report: CaseReport, source: SourceImage, *, reviewer: str | None = None,
@@ -286,9 +306,10 @@ def build_sr(report: CaseReport, source: SourceImage, *, reviewer: str | None = 
         A new SOP instance in a new series.
     """
     notes = warnings if warnings is not None else []
-    verified, verifier, why_not = verification(report)
-    if why_not:
-        notes.append(why_not)
+    check = verification(report)
+    verified, verifier = check.verified, check.verifier
+    if check.reason:
+        notes.append(check.reason)
     if report.approval.state == "unverifiable" and verified:
         notes.append(f"the approval is taken as given but cannot be checked: {report.approval.message}")
     person = person_name(reviewer) or person_name(report.review.get("by"))
@@ -296,8 +317,8 @@ def build_sr(report: CaseReport, source: SourceImage, *, reviewer: str | None = 
         _leg_group(report, side, source) for side in ordered_sides(report)]
     if len(report.legs) == 2:
         groups.append(_study_group(report))
-    for plan, result, remarks in plan_entries(report, notes):
-        groups.append(_plan_group(plan, result, remarks, source))
+    for entry in plan_entries(report, notes):
+        groups.append(_plan_group(entry.plan, entry.result, entry.remarks, source))
     with _warnings.catch_warnings():
         _warnings.simplefilter("ignore", UserWarning)  # person names without "^" (e.g. "Dr Test") are legal PN
         content = hd.sr.MeasurementReport(

@@ -352,3 +352,17 @@ def test_every_code_fits_its_value_representation():
     for code in codes_:
         assert len(code.value) <= 16 and len(code.meaning) <= 64, code
     assert len({c.value for c in codes_}) == len(codes_)  # no two concepts share a code
+
+
+@pytest.mark.filterwarnings("ignore:Invalid value for VR")  # pydicom, when the fixture writes the bad values
+def test_malformed_sex_date_time_are_left_empty_with_a_warning(tmp_path):
+    image = tmp_path / "odd.dcm"
+    source_dataset(PatientSex="X", StudyTime="25:99", PatientBirthDate="19xx0102").save_as(
+        image, enforce_file_format=True)
+    res = write_dicom_results(make_dicom_case(tmp_path, image=image), tmp_path / "out", include=("sr", "pdf"))
+    for path in res.paths:
+        ds = dcmread(path)
+        assert ds.PatientSex == "" and ds.StudyTime == "" and ds.PatientBirthDate == ""
+        assert ds.PatientName == "Doe^Jane" and ds.PatientID == "PID-0001"  # identifiers copied as they are
+    text = " ".join(res.warnings)
+    assert "PatientSex 'X' is not a valid DICOM sex" in text and "StudyTime '25:99'" in text

@@ -41,10 +41,11 @@ def outputs(tmp_path_factory):
                                               + (("right", "diaphysis_center"),)), tmp / "out")
     assert dcmread(one.sc_path, stop_before_pixels=True).Laterality == "R"  # a one-leg capture names its leg
     # approved (VerifyingObserverSequence) on a source without InstitutionName, whose preamble is a TIFF header,
-    # de-identified without naming the method
+    # de-identified without naming the method, with an invalid sex
     ds = source_dataset()
     del ds.InstitutionName
     ds.PatientIdentityRemoved = "YES"  # without DeidentificationMethod (type 1C then), as the synthetic DICOMs
+    ds.PatientSex = "X"  # not an enumerated value: written empty
     ds.preamble = b"II*\x00" + b"\x00" * 124
     ds.save_as(tmp / "bare.dcm", enforce_file_format=True)
     bare = write_dicom_results(make_dicom_case(tmp, image=tmp / "bare.dcm", name="bare"), tmp / "out",
