@@ -84,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
     from ..cli import CommandError
     from ..core.casefile import CaseFileError, load_case, save_case
     from ..core.landmarks import LandmarkError
-    from ..core.metrics import GeometryError, compute_leg_metrics
-    from ..core.planning import PlanError, PlanTarget, default_plan, default_target, simulate
+    from ..core.metrics import GeometryError
+    from ..core.planning import PlanError, PlanTarget, default_plan, default_target, simulate, suggest_method
     from ..core.planning_store import plan_for_side, save_plan
 
     try:
@@ -107,8 +107,7 @@ def run(args: argparse.Namespace) -> int:
         stored = plan_for_side(case, side)
         method = args.method or (stored.method if stored is not None else None)
         if method is None:
-            hka = compute_leg_metrics(lms, side, spacing).hka_deg
-            method = "dfo_open_lateral" if hka is not None and hka > 180.0 else "hto_open_medial"
+            method = suggest_method(lms, side, spacing)
         if args.target_wbl is not None:
             target = PlanTarget("wbl_ratio_pct", args.target_wbl)
         elif args.target_hka is not None:

@@ -59,7 +59,7 @@ from .planning_types import (  # re-exported: the plan's public API lives here
 
 __all__ = ["METHODS", "METHOD_LABELS", "PLANS_KEY", "TARGET_KINDS", "OsteotomyPlan", "PlanError", "PlanResult",
            "PlanTarget", "bone", "check_method", "default_plan", "default_target", "is_opening", "new_plan_id",
-           "parse_plan", "parse_plans", "plan_with_result", "simulate", "target_text"]
+           "parse_plan", "parse_plans", "plan_with_result", "simulate", "suggest_method", "target_text"]
 
 FUJISAWA_WBL_PCT = 62.5
 """Fujisawa point: the default target of an HTO in a varus knee."""
@@ -380,3 +380,16 @@ def plan_with_result(plan: OsteotomyPlan, landmarks: Mapping[str, Point | Sequen
                      pixel_spacing_mm: Sequence[float] | None) -> OsteotomyPlan:
     """``plan`` with its result recomputed on ``landmarks`` (raises :class:`PlanError` like :func:`simulate`)."""
     return plan.with_changes(result=simulate(plan, landmarks, plan.side, pixel_spacing_mm))
+
+
+def suggest_method(landmarks: Mapping[str, Point | Sequence[float] | None], side: str,
+                   pixel_spacing_mm: Sequence[float] | None) -> str:
+    """``hto_open_medial`` for a varus or straight knee (HKA ≤ 180°), ``dfo_open_lateral`` for a valgus one.
+
+    The HKA comes from :func:`llm_viewer.core.metrics.compute_leg_metrics`; without it the HTO is suggested.
+    """
+    try:
+        hka = compute_leg_metrics(landmarks, side, pixel_spacing_mm).hka_deg
+    except ValueError:
+        hka = None
+    return "dfo_open_lateral" if hka is not None and hka > 180.0 else "hto_open_medial"
