@@ -69,6 +69,8 @@ MAX_CORRECTION_DEG = 30.0
 """Largest correction :func:`simulate` searches; a target beyond it is refused."""
 LARGE_CORRECTION_DEG = 15.0
 """Corrections above this get a note (large for an opening wedge; consider a double-level osteotomy)."""
+MAX_POST_MMPTA_DEG = 95.0
+"""An HTO leaving the mMPTA above this gets a note (the limit often used against joint-line obliquity)."""
 ESTIMATED_PLATEAU_WIDTH_MM = 75.0
 """Without pixel spacing, default points are placed as if the tibial plateau (HTO) or the condyle line (DFO)
 were this wide; the plan's notes say so."""
@@ -350,6 +352,10 @@ def simulate(plan: OsteotomyPlan, landmarks: Mapping[str, Point | Sequence[float
         notes.append("the leg already meets the target: no correction")
     if corr_deg > LARGE_CORRECTION_DEG:
         notes.append(f"correction above {LARGE_CORRECTION_DEG:g}°: large for a single-level osteotomy")
+    mmpta = post.get("mmpta_deg")
+    if bone(plan.method) == "hto" and isinstance(mmpta, float) and mmpta > MAX_POST_MMPTA_DEG:
+        notes.append(f"post-op mMPTA {mmpta:.1f}° is above {MAX_POST_MMPTA_DEG:g}°: an oblique joint line; "
+                     "consider a double-level osteotomy")
     a, b = pre.get("leg_length_mm"), post.get("leg_length_mm")
     if isinstance(a, float) and isinstance(b, float) and theta != 0.0:
         kind = "an opening wedge lengthens" if is_opening(plan.method) else "a closing wedge shortens"

@@ -39,6 +39,7 @@ from ..core.planning_store import case_plans, plan_for_side, remove_plan, restor
 HINGE_COLOR, CUT_COLOR = "#ffe14d", "#ff4a4a"
 PRE_AXIS_COLOR, POST_AXIS_COLOR, WEDGE_RGBA = "#f29a1a", "#33dd55", (80, 190, 255, 120)
 PREVIEW_OPACITY = 0.6
+PREVIEW_TINT = np.array([0.55, 1.0, 0.8])
 PREVIEW_MAX_PIXELS = 600_000
 """The preview of the distal fragment is a copy of the image downsampled to at most this many pixels."""
 RESULT_ROWS = ("correction", "wedge", "length", "leg_change")
@@ -204,10 +205,10 @@ class PlanningTool(QtCore.QObject):
         self.wedge.setPen(pg.mkPen(QtGui.QColor(*WEDGE_RGBA[:3]), width=1))
         self.hinge = pg.TargetItem(pos=(0, 0), size=16, symbol="o", movable=True, pen=pg.mkPen("k", width=1),
                                    brush=pg.mkBrush(HINGE_COLOR), label="hinge",
-                                   labelOpts={"color": HINGE_COLOR, "offset": (12, -12)})
+                                   labelOpts={"color": HINGE_COLOR, "offset": (12, -12), "fill": (0, 0, 0, 170)})
         self.cut = pg.TargetItem(pos=(0, 0), size=14, symbol="s", movable=True, pen=pg.mkPen("k", width=1),
                                  brush=pg.mkBrush(CUT_COLOR), label="cut start",
-                                 labelOpts={"color": CUT_COLOR, "offset": (12, 12)})
+                                 labelOpts={"color": CUT_COLOR, "offset": (12, 12), "fill": (0, 0, 0, 170)})
         for z, item in ((24, self.pre_axis), (25, self.post_axis), (26, self.wedge), (27, self.cut_line),
                         (40, self.hinge), (40, self.cut)):
             item.setZValue(z)
@@ -412,7 +413,7 @@ class PlanningTool(QtCore.QObject):
                "tibial_plateau_medial", "malleolus_lateral", "malleolus_medial")
         xs = [pts[k].x for k in ids if k in pts]
         ys = [pts[k].y for k in ids if k in pts]
-        top = min(ys) - (130 if which == "dfo" else 40) * mm
+        top = min(ys) - (150 if which == "dfo" else 40) * mm
         x0, x1 = int(max(min(xs) - 70 * mm, 0)), int(min(max(xs) + 70 * mm, w))
         y0, y1 = int(max(top, 0)), int(min(max(ys) + 40 * mm, h))
         if x1 - x0 < 2 or y1 - y0 < 2:
@@ -446,8 +447,9 @@ class PlanningTool(QtCore.QObject):
         xs = x0 + k * (np.arange(gw) + 0.5)
         ys = y0 + k * (np.arange(gh) + 0.5)
         distal = (nx * (xs[None, :] - hx) + ny * (ys[:, None] - hy)) > 0
+        distal &= self._corridor(pts, xs, ys)
         rgba = np.empty((gh, gw, 4), np.uint8)
-        rgba[..., :3] = gray[..., None]
+        rgba[..., :3] = (gray[..., None] * PREVIEW_TINT).astype(np.uint8)  # tinted: the moved bone stands out
         rgba[..., 3] = np.where(distal, 255, 0).astype(np.uint8)
         self.fragment.setImage(rgba, autoLevels=False, levels=(0, 255))
         a = res.affine_px
@@ -455,6 +457,27 @@ class PlanningTool(QtCore.QObject):
             a[0][0] * k, a[1][0] * k, a[0][1] * k, a[1][1] * k,
             a[0][0] * x0 + a[0][1] * y0 + a[0][2], a[1][0] * x0 + a[1][1] * y0 + a[1][2]))
         self.fragment.setVisible(True)
+
+    def _corridor(self, pts, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """Pixels near the bone that moves (knee -> ankle; a DFO from above the cut): the preview shows the
+        leg, not the neighbouring leg or the image border."""
+        k, a0, a1 = pts.get("knee_center"), pts.get("malleolus_lateral"), pts.get("malleolus_medial")
+        pl, pm = pts.get("tibial_plateau_lateral"), pts.get("tibial_plateau_medial")
+        if k is None or a0 is None or a1 is None or pl is None or pm is None:
+            return np.ones((len(ys), len(xs)), bool)
+        half = 0.75 * math.hypot(pl.x - pm.x, pl.y - pm.y)
+        start = np.array([k.x, k.y])
+        end = np.array([(a0.x + a1.x) / 2, (a0.y + a1.y) / 2])
+        head = pts.get("femoral_head")
+        if bone(self.plan.method) == "dfo" and head is not None:
+            up = np.array([head.x, head.y]) - start
+            start = start + up * min(1.0, 2.0 * half / max(float(np.hypot(*up)), 1e-6))
+        seg = end - start
+        t = ((xs[None, :] - start[0]) * seg[0] + (ys[:, None] - start[1]) * seg[1]) / max(float(seg @ seg), 1e-9)
+        t = np.clip(t, 0.0, 1.0)
+        dx = xs[None, :] - (start[0] + t * seg[0])
+        dy = ys[:, None] - (start[1] + t * seg[1])
+        return dx * dx + dy * dy <= half * half
 
     # ------------------------------------------------------------------ saving
     def save(self) -> bool:

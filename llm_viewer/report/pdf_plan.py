@@ -265,7 +265,7 @@ def _plan_table(c, res: PlanResult, plan: OsteotomyPlan, x: float, y: float, pag
         c.setFillColorRGB(0, 0, 0)
         c.drawString(cols[0], y, METRIC_LABELS[key])
         for cx, value in ((cols[1], res.pre.get(key)), (cols[2], res.post.get(key))):
-            flag = out_of_range(key, value if isinstance(value, float) else None)
+            flag = out_of_range(key, round(value, 1) if isinstance(value, float) else None)  # as printed
             c.setFillColorRGB(*((0.8, 0, 0) if flag else (0, 0, 0)))
             c.drawString(cx, y, _fmt(key, value) + (" *" if flag else ""))
         c.setFillColorRGB(0, 0, 0)

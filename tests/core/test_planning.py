@@ -261,3 +261,13 @@ def test_hto_reaches_any_reasonable_target(side, knee, target, dx, dy, spacing, 
     res = simulate(plan.with_changes(hinge_px=hinge), lms, side, spacing)
     assert abs(res.post["wbl_ratio_pct"] - target) < 0.5
     assert res.rotation_deg * (1 if side == "right" else -1) > 0  # valgus-producing turn
+
+
+def test_oblique_joint_line_is_noted():
+    spacing = (0.14, 0.14)
+    lms = synthetic_leg("right", 12.0, spacing)
+    res = simulate(default_plan(lms, "right", "hto_open_medial", spacing), lms, "right", spacing)
+    assert res.post["mmpta_deg"] > 95.0 and any("mMPTA" in n and "double-level" in n for n in res.notes)
+    mild = synthetic_leg("right", 5.0, spacing)
+    res = simulate(default_plan(mild, "right", "hto_open_medial", spacing), mild, "right", spacing)
+    assert res.post["mmpta_deg"] < 95.0 and not any("mMPTA" in n for n in res.notes)
