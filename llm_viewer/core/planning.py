@@ -25,8 +25,10 @@ Methods
 
 Opening and closing wedges of one bone turn the distal fragment the same way by the same kind of angle;
 only the side of the wedge and the hinge differ. Because the fragment turns about its own hinge, the leg
-length follows from the geometry: an opening wedge (hinge on the far side of the axis) lengthens the leg,
-a closing wedge shortens it. No soft tissue, joint laxity change (JLCA), saw-blade kerf, or tibial slope
+length follows from the geometry: the distal fragment on the wedge's side of the hinge moves away from the
+proximal one in an opening wedge and towards it in a closing one, so an opening wedge lengthens the leg
+more than a closing one (which usually shortens it; straightening a bent leg also lengthens the
+hip-ankle distance). No soft tissue, joint laxity change (JLCA), saw-blade kerf, or tibial slope
 is modelled. Stored plans are read and written by :mod:`llm_viewer.core.planning_store`.
 """
 
@@ -358,8 +360,9 @@ def simulate(plan: OsteotomyPlan, landmarks: Mapping[str, Point | Sequence[float
                      "consider a double-level osteotomy")
     a, b = pre.get("leg_length_mm"), post.get("leg_length_mm")
     if isinstance(a, float) and isinstance(b, float) and theta != 0.0:
-        kind = "an opening wedge lengthens" if is_opening(plan.method) else "a closing wedge shortens"
-        notes.append(f"leg length {b - a:+.1f} mm (rigid turn about the hinge; {kind} the leg)")
+        wedge_kind = "opening" if is_opening(plan.method) else "closing"
+        notes.append(f"leg length {b - a:+.1f} mm: the {wedge_kind} wedge turns the leg rigidly about this hinge "
+                     f"(opening wedges lengthen more than closing ones)")
     # view helpers, in original-image pixels
     r = _rot(theta)
     lin = np.diag(1.0 / scale) @ r @ np.diag(scale)
