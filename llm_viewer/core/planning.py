@@ -235,7 +235,11 @@ def _check_sides(plan: OsteotomyPlan, pts: Mapping[str, np.ndarray], scale: np.n
     length = float(np.hypot(*line))
     if length < 1.0 * float(min(scale)) or length < 1e-6:
         raise PlanError(f"{plan.side} leg: the hinge and the start of the osteotomy line coincide")
-    medial_of_cut = sigma * float(hinge[0] - cut[0])  # > 0: the hinge lies medial to the cut start
+    lat, med = (_PL, _PM) if bone(plan.method) == "hto" else (_CL, _CM)
+    medial = (pts[med] - pts[lat]) * scale  # along the joint line, towards medial
+    if float(medial[0]) * sigma <= 0:
+        medial = np.array([sigma, 0.0])  # swapped joint-line points: fall back on the image's medial direction
+    medial_of_cut = float(medial @ (hinge - cut))  # > 0: the hinge lies medial to the cut start
     hinge_lateral = plan.method in ("hto_open_medial", "dfo_close_medial")
     if (medial_of_cut >= 0) == hinge_lateral:
         want = "lateral" if hinge_lateral else "medial"
@@ -262,13 +266,13 @@ def _solve_rotation(f: Callable[[float], float], sign: int, what: str) -> float:
     f0 = f(0.0)
     if abs(f0) < 1e-12:
         return 0.0
-    grid = np.linspace(0.0, t_max, 121)
+    grid = np.linspace(0.0, t_max, 61)  # 0.5° steps: the metrics are monotonic over a step
     prev_t, prev_v = 0.0, f0
     for t in grid[1:]:
         v = f(sign * float(t))
         if (v > 0) != (prev_v > 0) or v == 0:
             lo, hi, flo = prev_t, float(t), prev_v
-            for _ in range(80):
+            for _ in range(52):  # 0.5° / 2**52: far below any displayed digit
                 mid = 0.5 * (lo + hi)
                 fm = f(sign * mid)
                 if (fm > 0) == (flo > 0) and fm != 0:
