@@ -74,3 +74,17 @@ def test_errors_are_one_line(case_path, capsys, argv, message):
 def test_missing_file(tmp_path, capsys):
     assert main(["plan", str(tmp_path / "none.case.json")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_bad_stored_plans_and_missing_landmarks_are_one_line_errors(case_path, capsys):
+    case = load_case(case_path)
+    case.set("plans", "not a list")
+    save_case(case, case_path)
+    assert main(["plan", str(case_path), "--side", "right"]) == 2
+    assert "'plans' must be a list" in capsys.readouterr().err
+    case.set("plans", [])
+    case.remove_landmark("right", "tibial_plateau_lateral")
+    save_case(case, case_path)
+    assert main(["plan", str(case_path), "--side", "right", "--method", "hto_open_medial"]) == 2
+    err = capsys.readouterr().err
+    assert "tibial_plateau_lateral" in err and "Traceback" not in err
