@@ -189,6 +189,7 @@ class PlanningTool(QtCore.QObject):
         self.dock.visibilityChanged.connect(self._set_items_visible)
         self.doc.loaded.connect(self._on_loaded)
         self.doc.pointsChanged.connect(lambda _s: self.update() if self.dock.isVisible() else None)
+        self.doc.caseChanged.connect(lambda: self.update() if self.dock.isVisible() else None)  # e.g. calibration
         self.canvas.sigWindowChanged.connect(lambda *_: self._invalidate_preview())
 
     # ------------------------------------------------------------------ canvas items
@@ -361,8 +362,18 @@ class PlanningTool(QtCore.QObject):
             p.notes.setText("<br>".join(res.notes) if res is not None else "")
         stored = self._stored_plans()
         mine = next((s for s in stored if self.plan is not None and s.side == self.plan.side), None)
-        p.stored.setText(f"Saved plan {mine.id} ({METHOD_LABELS[mine.method]}, {mine.updated_by or 'unknown'}, "
-                         f"{mine.updated_at or '?'})" if mine else "No plan saved for this leg.")
+        text = (f"Saved plan {mine.id} ({METHOD_LABELS[mine.method]}, {mine.updated_by or 'unknown'}, "
+                f"{mine.updated_at or '?'})" if mine else "No plan saved for this leg.")
+        def inputs(plan: OsteotomyPlan) -> tuple:
+            return plan.method, plan.target, plan.hinge_px, plan.cut_start_px
+
+        if mine is not None and self.plan is not None and inputs(mine) != inputs(self.plan):
+            text += ". <span style='color:#ffb040'>Unsaved changes: Save plan keeps them.</span>"
+        elif (mine is not None and mine.result is not None and res is not None
+              and abs(mine.result.correction_deg - res.correction_deg) > 0.01):
+            text += (f". <span style='color:#ffb040'>Its saved correction ({mine.result.correction_deg:.2f}°) differs "
+                     "from the one shown: the landmarks or the calibration changed since; save again.</span>")
+        p.stored.setText(text)
         p.save_button.setEnabled(res is not None)
         p.delete_button.setEnabled(mine is not None)
         for item in (self.hinge, self.cut, self.cut_line):

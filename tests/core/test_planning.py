@@ -250,17 +250,21 @@ def test_plan_dict_round_trip_follows_the_contract():
         parse_plans({"plans": [{k: v for k, v in d.items() if k != "hinge_px"}]})
 
 
-@settings(max_examples=40, deadline=None)
-@given(side=st.sampled_from(["right", "left"]), knee=st.floats(3.0, 12.0), target=st.floats(50.0, 70.0),
+@settings(max_examples=60, deadline=None)
+@given(side=st.sampled_from(["right", "left"]), knee=st.floats(3.0, 12.0), shift=st.floats(-12.0, 8.0),
        dx=st.floats(-8.0, 8.0), dy=st.floats(-6.0, 10.0), spacing=st.sampled_from(SPACINGS),
-       method=st.sampled_from(HTO))
-def test_hto_reaches_any_reasonable_target(side, knee, target, dx, dy, spacing, method):
-    lms = synthetic_leg(side, knee, spacing)
+       method=st.sampled_from(METHODS))
+def test_any_reasonable_target_is_reached(side, knee, shift, dx, dy, spacing, method):
+    """Varus knees with an HTO, valgus knees with a DFO; the hinge moved around its default (in px)."""
+    hto = method.startswith("hto")
+    lms = synthetic_leg(side, knee if hto else -knee, spacing)
+    target = (62.5 if hto else 50.0) + shift
     plan = default_plan(lms, side, method, spacing, target=PlanTarget("wbl_ratio_pct", target))
     hinge = (plan.hinge_px[0] + dx, plan.hinge_px[1] + dy)
     res = simulate(plan.with_changes(hinge_px=hinge), lms, side, spacing)
     assert abs(res.post["wbl_ratio_pct"] - target) < 0.5
-    assert res.rotation_deg * (1 if side == "right" else -1) > 0  # valgus-producing turn
+    sigma = 1 if side == "right" else -1
+    assert res.rotation_deg * sigma * (1 if hto else -1) > 0  # HTO valgus-producing, DFO varus-producing
 
 
 def test_oblique_joint_line_is_noted():

@@ -76,7 +76,16 @@ def test_save_undo_redo_and_reload(make_window, qtbot, demo_case):
     tool2 = _tool(win2)
     assert tool2.plan.id == stored[0].id and tool2.plan.hinge_px == stored[0].hinge_px
     assert tool2.panel.cell("correction", 2) == f"{stored[0].result.correction_deg:.2f}°"
-    assert "Saved plan" in tool2.panel.stored.text()
+    assert "Saved plan" in tool2.panel.stored.text() and "Unsaved" not in tool2.panel.stored.text()
+    tool2.hinge.setPos(tool2.plan.hinge_px[0] + 8.0, tool2.plan.hinge_px[1])  # unsaved change: the dock says so
+    assert "Unsaved changes" in tool2.panel.stored.text()
+    tool2.hinge.setPos(*stored[0].hinge_px)
+    assert "Unsaved" not in tool2.panel.stored.text() and "differs" not in tool2.panel.stored.text()
+    # a landmark moved after saving: the saved result no longer matches what the dock computes
+    side = stored[0].side
+    ankle = win2.doc.point(side, "malleolus_medial")
+    win2.commit_move(side, "malleolus_medial", ankle.x + 12.0, ankle.y)
+    assert "differs" in tool2.panel.stored.text()
     assert tool2.delete() and case_plans(load_case(demo_case)) == []
 
 
