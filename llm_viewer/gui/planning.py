@@ -12,9 +12,6 @@ on the window's undo stack, and autosaves. A plan changes no landmark: it never 
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
@@ -35,13 +32,10 @@ from ..core.planning import (
     suggest_method,
 )
 from ..core.planning_store import case_plans, plan_for_side, remove_plan, restore_plans, save_plan
+from .planning_preview import FragmentPreview
 
 HINGE_COLOR, CUT_COLOR = "#ffe14d", "#ff4a4a"
 PRE_AXIS_COLOR, POST_AXIS_COLOR, WEDGE_RGBA = "#f29a1a", "#33dd55", (80, 190, 255, 120)
-PREVIEW_OPACITY = 0.6
-PREVIEW_TINT = np.array([0.55, 1.0, 0.8])
-PREVIEW_MAX_PIXELS = 600_000
-"""The preview of the distal fragment is a copy of the image downsampled to at most this many pixels."""
 RESULT_ROWS = ("correction", "wedge", "length", "leg_change")
 METRIC_ROWS = ("hka_deg", "wbl_ratio_pct", "mad_mm", "mmpta_deg", "mldfa_deg", "jlo_deg", "jlca_deg",
                "leg_length_mm")
@@ -174,9 +168,6 @@ class PlanningTool(QtCore.QObject):
         self.result: PlanResult | None = None
         self.error: str | None = None
         self._syncing = False
-        self._preview_key = None
-        self._preview_gray: np.ndarray | None = None
-        self._crop_cache: tuple[np.ndarray, int, int, int] | None = None
         self._build_items()
         p = self.panel
         p.side.currentIndexChanged.connect(lambda _i: self._choose(side=p.side.currentData()))
@@ -195,9 +186,8 @@ class PlanningTool(QtCore.QObject):
     # ------------------------------------------------------------------ canvas items
     def _build_items(self) -> None:
         vb = self.canvas.vb
-        self.fragment = pg.ImageItem()
-        self.fragment.setOpacity(PREVIEW_OPACITY)
-        self.fragment.setZValue(5)
+        self.preview = FragmentPreview(self.doc, self.canvas)
+        self.fragment = self.preview.item
         self.pre_axis = pg.PlotCurveItem(pen=pg.mkPen(PRE_AXIS_COLOR, width=2, style=QtCore.Qt.PenStyle.DashLine))
         self.post_axis = pg.PlotCurveItem(pen=pg.mkPen(POST_AXIS_COLOR, width=2.5))
         self.cut_line = pg.PlotCurveItem(pen=pg.mkPen(CUT_COLOR, width=3))
@@ -215,7 +205,8 @@ class PlanningTool(QtCore.QObject):
             item.setZValue(z)
         self.items = (self.fragment, self.pre_axis, self.post_axis, self.wedge, self.cut_line, self.hinge, self.cut)
         for item in self.items:
-            vb.addItem(item)
+            if item is not self.fragment:  # the preview adds its own item
+                vb.addItem(item)
             item.setVisible(False)
         self.hinge.sigPositionChanged.connect(lambda *_: self._handle_moved())
         self.cut.sigPositionChanged.connect(lambda *_: self._handle_moved())
@@ -398,97 +389,13 @@ class PlanningTool(QtCore.QObject):
         self.pre_axis.setData([head[0], a0[0]], [head[1], a0[1]])
         self.post_axis.setData([head[0], a1[0]], [head[1], a1[1]])
         self.wedge.setPolygon(QtGui.QPolygonF([QtCore.QPointF(x, y) for x, y in res.wedge_px]))
-        self._update_fragment(res)
+        self.preview.update(self.plan, res)
 
     # ------------------------------------------------------------------ distal fragment preview
     def _invalidate_preview(self) -> None:
-        self._preview_key = None
-        self._preview_gray = None
-        if self.result is not None and self.dock.isVisible():
-            self._update_fragment(self.result)
-
-    def _crop(self, side: str, which: str) -> tuple[np.ndarray, int, int, int] | None:
-        """The display-windowed (uint8) downsampled crop of the leg below the joint (cached)."""
-        pts = self.doc.points(side)
-        key = (side, which, self.canvas.center, self.canvas.width, self.canvas.inverted,
-               tuple(sorted((k, round(p.x), round(p.y)) for k, p in pts.items())))
-        if key == self._preview_key and self._preview_gray is not None:
-            return self._crop_cache
-        pixels = getattr(self.doc.image, "pixels", None)
-        if pixels is None or not pts:
-            return None
-        h, w = pixels.shape[:2]
-        spacing = self.doc.pixel_spacing_mm
-        mm = 1.0 / spacing[1] if spacing else max(w, h) / 1000.0
-        ids = ("femoral_condyle_lateral", "femoral_condyle_medial", "knee_center", "tibial_plateau_lateral",
-               "tibial_plateau_medial", "malleolus_lateral", "malleolus_medial")
-        xs = [pts[k].x for k in ids if k in pts]
-        ys = [pts[k].y for k in ids if k in pts]
-        top = min(ys) - (150 if which == "dfo" else 40) * mm
-        x0, x1 = int(max(min(xs) - 70 * mm, 0)), int(min(max(xs) + 70 * mm, w))
-        y0, y1 = int(max(top, 0)), int(min(max(ys) + 40 * mm, h))
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            return None
-        k = max(1, math.ceil(math.sqrt((x1 - x0) * (y1 - y0) / PREVIEW_MAX_PIXELS)))
-        sub = np.asarray(pixels[y0:y1:k, x0:x1:k], dtype=np.float32)
-        if sub.ndim == 3:
-            sub = sub.mean(axis=2)
-        lo = self.canvas.center - self.canvas.width / 2
-        gray = np.clip((sub - lo) * (255.0 / max(self.canvas.width, 1e-6)), 0, 255).astype(np.uint8)
-        if self.canvas.inverted:
-            gray = 255 - gray
-        self._preview_key, self._preview_gray = key, gray
-        self._crop_cache = (gray, x0, y0, k)
-        return self._crop_cache
-
-    def _update_fragment(self, res: PlanResult) -> None:
-        crop = self._crop(self.plan.side, bone(self.plan.method)) if res.affine_px else None
-        if crop is None:
-            self.fragment.setVisible(False)
-            return
-        gray, x0, y0, k = crop
-        gh, gw = gray.shape
-        (hx, hy), (px, py) = res.distal_cut_px
-        pts = self.doc.points(self.plan.side)
-        ax = (pts["malleolus_lateral"].x + pts["malleolus_medial"].x) / 2
-        ay = (pts["malleolus_lateral"].y + pts["malleolus_medial"].y) / 2
-        nx, ny = -(py - hy), px - hx
-        if nx * (ax - hx) + ny * (ay - hy) < 0:
-            nx, ny = -nx, -ny
-        xs = x0 + k * (np.arange(gw) + 0.5)
-        ys = y0 + k * (np.arange(gh) + 0.5)
-        distal = (nx * (xs[None, :] - hx) + ny * (ys[:, None] - hy)) > 0
-        distal &= self._corridor(pts, xs, ys)
-        rgba = np.empty((gh, gw, 4), np.uint8)
-        rgba[..., :3] = (gray[..., None] * PREVIEW_TINT).astype(np.uint8)  # tinted: the moved bone stands out
-        rgba[..., 3] = np.where(distal, 255, 0).astype(np.uint8)
-        self.fragment.setImage(rgba, autoLevels=False, levels=(0, 255))
-        a = res.affine_px
-        self.fragment.setTransform(QtGui.QTransform(
-            a[0][0] * k, a[1][0] * k, a[0][1] * k, a[1][1] * k,
-            a[0][0] * x0 + a[0][1] * y0 + a[0][2], a[1][0] * x0 + a[1][1] * y0 + a[1][2]))
-        self.fragment.setVisible(True)
-
-    def _corridor(self, pts, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-        """Pixels near the bone that moves (knee -> ankle; a DFO from above the cut): the preview shows the
-        leg, not the neighbouring leg or the image border."""
-        k, a0, a1 = pts.get("knee_center"), pts.get("malleolus_lateral"), pts.get("malleolus_medial")
-        pl, pm = pts.get("tibial_plateau_lateral"), pts.get("tibial_plateau_medial")
-        if k is None or a0 is None or a1 is None or pl is None or pm is None:
-            return np.ones((len(ys), len(xs)), bool)
-        half = 0.75 * math.hypot(pl.x - pm.x, pl.y - pm.y)
-        start = np.array([k.x, k.y])
-        end = np.array([(a0.x + a1.x) / 2, (a0.y + a1.y) / 2])
-        head = pts.get("femoral_head")
-        if bone(self.plan.method) == "dfo" and head is not None:
-            up = np.array([head.x, head.y]) - start
-            start = start + up * min(1.0, 2.0 * half / max(float(np.hypot(*up)), 1e-6))
-        seg = end - start
-        t = ((xs[None, :] - start[0]) * seg[0] + (ys[:, None] - start[1]) * seg[1]) / max(float(seg @ seg), 1e-9)
-        t = np.clip(t, 0.0, 1.0)
-        dx = xs[None, :] - (start[0] + t * seg[0])
-        dy = ys[:, None] - (start[1] + t * seg[1])
-        return dx * dx + dy * dy <= half * half
+        self.preview.invalidate()
+        if self.result is not None and self.plan is not None and self.dock.isVisible():
+            self.preview.update(self.plan, self.result)
 
     # ------------------------------------------------------------------ saving
     def save(self) -> bool:

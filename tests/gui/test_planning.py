@@ -47,7 +47,7 @@ def test_drag_hinge_updates_the_displayed_correction_from_core(make_window, qtbo
     # the preview: the distal fragment image is shown, turned about the hinge by the correction
     assert tool.fragment.isVisible() and tool.post_axis.isVisible()
     t = tool.fragment.transform()
-    k = tool._crop_cache[3]
+    k = tool.preview.step
     assert t.m11() / k == pytest.approx(res1.affine_px[0][0]) and t.m21() / k == pytest.approx(res1.affine_px[0][1])
     # a target the method cannot reach: the error is shown, nothing to save
     tool.panel.target_value.setValue(-40.0 if side == "left" else 140.0)
