@@ -17,7 +17,8 @@ Its core is the spec's shape, so ``llm-viewer measure`` reads it directly::
      "history": [{"at": "...", "by": "...", "action": "...", ...}],
      "study": {...},
      "annotations": [{"id": "...", "kind": "ruler" | "angle" | "line_angle", "points_px": [[x, y], ...],
-                      "created_by": "...", "created_at": "..."}]}   # optional (core.annotations)
+                      "created_by": "...", "created_at": "..."}],  # optional (core.annotations)
+     "plans": [{"id": "plan-...", "side": "left", "method": "hto_open_medial", ...}]}  # optional (core.planning)
 
 Unknown keys anywhere are preserved on save. ``image.path`` is relative to the case file.
 """

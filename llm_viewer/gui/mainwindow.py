@@ -275,6 +275,8 @@ class MainWindow(ReviewMixin, QtWidgets.QMainWindow):
             self._action(m, text, lambda _c=False, t=tool: self.placement.start_tool(t) if self.doc.is_open else None,
                          QtGui.QKeySequence(key))
         add_measure_actions(self, m)
+        from .planning import add_planning_action  # Tools > Plan osteotomy… (gui/planning.py)
+        add_planning_action(self, m)
         m.addSeparator()
         self._action(m, "Adapt the model to these cases…", lambda: self.adapter.start())
         self.act_switch_back = self._action(m, "Switch back to the previous model", lambda: self.adapter.switch_back())

@@ -272,7 +272,7 @@ def _fmt(key: str, value) -> str:
 
 
 def render_case_pdf(report: CaseReport, out_path: str | Path, options: ReportOptions | None = None) -> None:
-    """Write the two-page PDF report of one case.
+    """Write the PDF report of one case: two pages, plus one plan page per osteotomy plan.
 
     Parameters
     ----------
@@ -301,6 +301,10 @@ def render_case_pdf(report: CaseReport, out_path: str | Path, options: ReportOpt
     c.setSubject("Lower-limb alignment")
     gray, meta = _display_u8(report)
     margin = 36.0
+    from .pdf_plan import draw_plan_page, plan_pages
+
+    plans = plan_pages(report)  # one page per osteotomy plan of the case
+    total = 2 + len(plans)
     top = _header(c, report, meta, opts, page_w, page_h, margin)
 
     # ---- page 1: full-length image (left) and insets (right)
@@ -360,7 +364,7 @@ def render_case_pdf(report: CaseReport, out_path: str | Path, options: ReportOpt
         c.setFont("Helvetica-Bold", 11)
         c.setFillColorRGB(0.7, 0, 0)
         c.drawString(margin, top - 20, "Image not shown: " + (report.image_problem or "the image could not be read"))
-    _footer(c, report, page_w, margin, 1)
+    _footer(c, report, page_w, margin, 1, total)
     c.showPage()
 
     # ---- page 2: tables and provenance
@@ -369,8 +373,13 @@ def render_case_pdf(report: CaseReport, out_path: str | Path, options: ReportOpt
     y = _provenance(c, report, margin, y - 10, page_w)
     y = _landmark_table(c, report, margin, y - 14, page_w)
     y = _annotation_table(c, report, margin, y - 14, page_w, bottom=margin + 6)
-    _footer(c, report, page_w, margin, 2)
+    _footer(c, report, page_w, margin, 2, total)
     c.showPage()
+    for number, plan_page in enumerate(plans, start=3):
+        top = _header(c, report, meta, opts, page_w, page_h, margin)
+        draw_plan_page(c, report, plan_page, gray, margin, top, page_w, margin + 6, opts.image_dpi)
+        _footer(c, report, page_w, margin, number, total)
+        c.showPage()
     c.save()
     try:
         atomic_write_bytes(out_path, buf.getvalue())
@@ -436,7 +445,7 @@ def _header(c, report: CaseReport, meta: dict, opts: ReportOptions, page_w: floa
     return y - 44
 
 
-def _footer(c, report: CaseReport, page_w: float, margin: float, page: int) -> None:
+def _footer(c, report: CaseReport, page_w: float, margin: float, page: int, total: int = 2) -> None:
     from reportlab.lib.utils import simpleSplit
 
     c.setFont("Helvetica", 6.5)
@@ -444,7 +453,7 @@ def _footer(c, report: CaseReport, page_w: float, margin: float, page: int) -> N
     lines = simpleSplit(DISCLAIMER, "Helvetica", 6.5, page_w - 2 * margin - 40)
     for i, line in enumerate(lines):
         c.drawString(margin, margin - 12 - 8 * i, line)
-    c.drawRightString(page_w - margin, margin - 12, f"page {page}/2")
+    c.drawRightString(page_w - margin, margin - 12, f"page {page}/{total}")
 
 
 def _metrics_table(c, report: CaseReport, x: float, y: float, page_w: float) -> float:
