@@ -58,6 +58,9 @@ VENDORED: dict[str, tuple[str, tuple[str, ...], str]] = {
                            ("LGPL-3.0.txt", "GPL-3.0.txt", "GPL-2.0.txt"), QT_SOURCE),
     "shiboken6": ("LGPL-3.0-only OR GPL-2.0-only OR GPL-3.0-only",
                   ("LGPL-3.0.txt", "GPL-3.0.txt", "GPL-2.0.txt"), QT_SOURCE),
+    # highdicom's dependency (pydicom decodes JPEG-LS with it); its wheel ships no text. It bundles CharLS.
+    "pyjpegls": ("MIT AND BSD-3-Clause", ("pyjpegls-MIT.txt", "CharLS-BSD-3-Clause.txt"),
+                 "texts from github.com/pydicom/pyjpegls (license.txt) and github.com/team-charls/charls (LICENSE.md)"),
 }
 """Licence texts the wheels lack: normalised distribution name -> (licence, files in packaging/licenses, note)."""
 

@@ -38,7 +38,7 @@ from .marker import marker_warnings, read_side_markers
 from .models import build_detector, build_landmark_model, fold_batchnorm, skip_random_init
 from .multiscale import detect_multiscale
 from .refine import Refiner
-from .sidecue import SideEvidence, fibula_vote, mirror_vote_from_scores
+from .sidecue import SideEvidence, fibula_vote, knee_fibula_vote, mirror_vote_from_scores
 
 ProgressFn = Callable[[float, str], None]
 CancelFn = Callable[[], bool]
@@ -505,6 +505,8 @@ class InferenceEngine:
             out: dict[str, tuple[float, str]] = {}
             if "ankle" in chain:
                 out["fibula"] = fibula_vote(norm, chain)
+            if "knee" in chain and (out.get("fibula") or (0.0,))[0] == 0.0:
+                out["fibula"] = knee_fibula_vote(norm, chain)  # no ankle in view, or no fibula seen above it
             diffs, notes = [], []
             for region in _MIRROR_REGIONS:
                 if region in chain and region in self.region_models:

@@ -77,6 +77,10 @@ _MIN_OFFSET_FRAC = 0.35
 """Two regions of one chain must lie at least this share of their typical offset apart (the smallest seen on
 generated legs is 0.87): a box closer than that is not that region (hip to knee films put an "ankle" on the
 proximal tibia at the edge)."""
+_MIN_SKIP_OFFSET_FRAC = 0.6
+"""The same for two boxes with a region missing between them (hip and knee, diaphysis and ankle): in hip-to-knee
+films the knee at the bottom edge is often also boxed as an "ankle", right where the knee belongs: 0.38 of the
+typical diaphysis-ankle offset below the diaphysis (the knee's own offset is 0.42 of it)."""
 _OFFSET_SAFETY = 0.85  # outside the image only if 0.85 of the typical offset is beyond the edge (smallest seen: 0.87)
 
 _MAX_CANDIDATES = 3
@@ -167,7 +171,8 @@ def _consistent(chain: list[Detection]) -> bool:
         if abs(b.box.cx - a.box.cx) > 1.5 * max(a.box.width, b.box.width):
             return False
         typical = _REGION_OFFSETS.get((a.region, b.region))
-        if typical is not None and b.box.cy - a.box.cy < _MIN_OFFSET_FRAC * typical * max(a.box.width, a.box.height):
+        frac = _MIN_OFFSET_FRAC if REGIONS.index(b.region) - REGIONS.index(a.region) == 1 else _MIN_SKIP_OFFSET_FRAC
+        if typical is not None and b.box.cy - a.box.cy < frac * typical * max(a.box.width, a.box.height):
             return False  # e.g. an "ankle" just below the knee: the tibia's shaft cut by the image edge
     return True
 

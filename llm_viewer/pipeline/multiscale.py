@@ -12,7 +12,7 @@ width and height, which shrinks its content by the same factor in the canvas. Th
 are already in original pixels (the padding lies right and below), clipped to the image. The pass kept is the
 one whose mean best score per region is highest, an alternative only when it beats the first pass by more than
 :data:`SWITCH_MARGIN` (on 238 generated knee-only and ankle-only views: knee boxes covering the whole knee 72 %
-→ 92 %, ankles found 28 → 107 of 119; measured with ``docs/dev/multiscale_check.py``).
+→ 92 %, ankles found 28 → 107 of 119; measured with ``docs/dev/partial_view_check.py``).
 
 A film showing a whole leg finds all four regions in the first pass and costs nothing more.
 """

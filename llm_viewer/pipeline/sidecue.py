@@ -253,6 +253,68 @@ def _fibula_in_band(norm: np.ndarray, chain: Mapping[str, object], band: tuple[i
     return 0.0, "no thin ridge beside the tibia in the lower-leg profile"
 
 
+# ------------------------------------------------------------------------------------ fibula at the knee
+KNEE_FIBULA_BANDS = ((0.6, 1.0), (0.8, 1.2))
+"""Rows across the proximal tibia and fibula, from / to this many knee-box widths below the box's top edge."""
+_KNEE_UPPER_BAND = (-0.4, 0.05)  # the distal femur above the condyles: a fibula does not reach up there
+_KNEE_FIBULA_MAX_GAP = 1.5  # fibula peak at most this many tibia widths from the tibia peak (a flat-topped tibia: its peak may sit near an edge)
+
+
+def knee_fibula_vote(norm: np.ndarray, chain: Mapping[str, object]) -> tuple[float, str]:
+    """The fibula cue below a knee box, for a leg without an ankle in view (a knee alone, hip to knee).
+
+    In each band of :data:`KNEE_FIBULA_BANDS` the most prominent peak of the column profile (the box's columns
+    ±10 % of its width) is the tibia; the fibula is the most prominent other peak that is thin (as in
+    :func:`fibula_vote`), lies beside the tibia (0.25-1.5 tibia widths from its peak) and does **not** go on
+    up past the joint: a peak at the same place above the condyles is a ruler, a cassette edge or the other
+    leg. The bands' votes add up, at most 2 either way.
+
+    Returns
+    -------
+    (vote, detail)
+        As :func:`fibula_vote`; 0 when no band showed a fibula.
+    """
+    knee = chain.get("knee")
+    if knee is None:
+        return 0.0, "no knee box"
+    b: Box = knee.box  # type: ignore[attr-defined]
+    h, w = norm.shape
+    bw = float(b.width)
+    cx0, cx1 = max(0, int(b.x0 - 0.1 * bw)), min(w, int(np.ceil(b.x1 + 0.1 * bw)))
+    if cx1 - cx0 < 16:
+        return 0.0, "knee box too narrow for the fibula cue"
+
+    def profile(r0: float, r1: float) -> list[tuple[float, float, float]] | None:
+        y0, y1 = max(0, int(b.y0 + r0 * bw)), min(h, int(np.ceil(b.y0 + r1 * bw)))
+        if y1 - y0 < 2:
+            return None
+        sub = np.nan_to_num(np.asarray(norm[y0:y1, cx0:cx1], dtype=np.float32), nan=0.0)
+        return bone_peaks(sub.mean(axis=0), (cx1 - cx0) / 100.0)
+
+    upper = profile(*_KNEE_UPPER_BAND) or []
+    total, notes = 0.0, []
+    for r0, r1 in KNEE_FIBULA_BANDS:
+        peaks = profile(r0, r1)
+        if not peaks or len(peaks) < 2:
+            continue
+        tx, tprom, tw = peaks[0]
+        for fx, fprom, fw in peaks[1:]:
+            if fprom < _FIBULA_MIN_STRENGTH * tprom:
+                break
+            if fw > _FIBULA_MAX_WIDTH_RATIO * tw or not 0.25 * tw <= abs(fx - tx) <= _KNEE_FIBULA_MAX_GAP * tw:
+                continue
+            if any(abs(ux - fx) <= max(fw, 0.03 * bw) and up >= 0.5 * fprom and uw < 3 * fw for ux, up, uw in upper):
+                continue  # goes on up past the joint: not a fibula
+            sign = 1.0 if fx < tx else -1.0
+            total += sign * (1.0 + min(1.0, (fprom / tprom - _FIBULA_MIN_STRENGTH) / 0.25))
+            notes.append(f"x {cx0 + fx:.0f} ({'-x' if sign > 0 else '+x'} of the tibia at x {cx0 + tx:.0f})")
+            break
+    if not notes:
+        return 0.0, "no fibula beside the proximal tibia"
+    vote = float(np.clip(total, -2.0, 2.0))
+    return vote, "fibula below the knee at " + "; ".join(notes)
+
+
 # ---------------------------------------------------------------------------------------------- mirror
 def mirror_vote_from_scores(score_plain: float, score_mirrored: float) -> float:
     """Vote of the model mirror test from the mean landmark score on the plain and the mirrored crop.

@@ -149,3 +149,19 @@ def test_an_ankle_just_below_the_knee_is_not_part_of_the_leg():
     assert "ankle" not in best_chain([hip, knee, near])
     chain = best_chain([hip, knee, near, far])
     assert chain["ankle"] is far
+
+
+def test_a_knee_also_boxed_as_ankle_below_the_diaphysis_stays_the_knee():
+    """Hip-to-knee films: the knee at the bottom edge is boxed twice, as knee and (more confidently) as ankle,
+    right where the knee belongs. Skipping the knee, the "ankle" is too close to the diaphysis (< 0.6 of the
+    typical diaphysis-ankle offset): the chain keeps the knee."""
+    hip = Detection("hip", Box(60, 20, 160, 120), 0.95)
+    dia = Detection("diaphysis", Box(70, 150, 150, 390), 0.95)  # larger side 240: ankle expected 630 px below
+    knee = Detection("knee", Box(60, 480, 160, 580), 0.7)  # 260 px below the diaphysis centre (1.08 × 240)
+    as_ankle = Detection("ankle", Box(58, 478, 162, 585), 0.85)
+    chain = best_chain([hip, dia, knee, as_ankle])
+    assert chain.get("knee") is knee and "ankle" not in chain
+    # a real ankle where it belongs is still kept after a missing knee
+    ankle = Detection("ankle", Box(60, 850, 160, 930), 0.8)
+    chain = best_chain([hip, dia, ankle])
+    assert chain.get("ankle") is ankle

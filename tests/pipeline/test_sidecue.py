@@ -11,7 +11,7 @@ from llm_viewer.pipeline.crop import Box
 from llm_viewer.pipeline.engine import InferenceEngine
 from llm_viewer.pipeline.legs import NOT_DETECTED, NOT_IN_IMAGE, Detection, assign_legs
 from llm_viewer.pipeline.models import LandmarkModelOutput
-from llm_viewer.pipeline.sidecue import combine_votes, fibula_vote, mirror_vote_from_scores
+from llm_viewer.pipeline.sidecue import combine_votes, fibula_vote, knee_fibula_vote, mirror_vote_from_scores
 
 from .conftest import leg_boxes, tiny_config
 
@@ -42,6 +42,30 @@ def test_fibula_at_image_left_of_the_tibia_votes_right_leg_and_its_mirror_left()
     img[:, 100:120] = img[:, 95:96]
     assert fibula_vote(img, {"ankle": _ankle()})[0] == 0.0
     assert fibula_vote(_lower_leg("-x"), {"knee": _ankle()})[0] == 0.0
+
+
+def _knee_view(fibula_side: str | None, ruler: bool = False) -> np.ndarray:
+    """A knee alone: femur above row 200, tibia below; the fibula only below the joint; a ruler the whole height."""
+    img = _lower_leg(fibula_side or "-x")
+    if fibula_side is None:
+        img[:, :] = img[:, 150:151].mean()
+    img[:200] = img[:200, 150:151]  # above the joint: one bone (the femur) over the soft tissue
+    img[:200, 80:220] = 0.25
+    img[:200, 105:195] = 0.75
+    if ruler:
+        img[:, 235:243] += 0.6  # thin, bright, and the whole height of the film
+    return img
+
+
+def test_fibula_below_a_knee_alone_gives_the_side_and_a_ruler_does_not():
+    knee = {"knee": Detection("knee", Box(90, 120, 210, 240), 0.9)}  # bands: rows 192..264 and 216..288
+    vote, detail = knee_fibula_vote(_knee_view("-x"), knee)
+    assert vote > 0.5 and "fibula below the knee" in detail
+    assert knee_fibula_vote(_knee_view("+x"), knee)[0] < -0.5
+    assert knee_fibula_vote(_knee_view(None), knee)[0] == 0.0
+    # a ruler beside a fibula-less tibia goes on up past the joint: it is no fibula
+    assert knee_fibula_vote(_knee_view(None, ruler=True), knee)[0] == 0.0
+    assert knee_fibula_vote(_knee_view("-x"), {"ankle": _ankle()})[0] == 0.0  # no knee box
 
 
 def test_fibula_found_in_a_higher_band_when_the_ankle_box_sits_low():
