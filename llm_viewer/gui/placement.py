@@ -22,6 +22,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..core.annotations import ANNOTATION_KINDS, AnnotationError
 from ..core.construct import JOINT_LINES, circle_through, lateral_medial
 from ..core.landmarks import LANDMARK_LABELS, LANDMARK_REGION
+from .landmark_edit import LANDMARK_ORDER
 
 TOOLS: dict[str, str] = {
     "head": "Femoral head: click three points on its rim",
@@ -148,8 +149,6 @@ class PlacementTools(QtCore.QObject):
             self._next()
 
     def missing(self) -> list[tuple[str, str]]:
-        from .mainwindow import LANDMARK_ORDER
-
         doc = self.win.doc
         return [k for k in LANDMARK_ORDER if doc.point(*k) is None and k not in self.skipped]
 
