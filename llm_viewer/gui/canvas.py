@@ -78,6 +78,9 @@ class Canvas(pg.GraphicsView):
         # The image is re-rendered only when the view or the levels change: during a drag Qt blits the cached
         # device pixmap instead of re-scaling a 22-megapixel image on every repaint.
         self.image_item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        # Landmarks are at pixel centres, pixel (0, 0) centred on [0, 0] (the spec): the image's top-left corner is
+        # at (-0.5, -0.5), so a point drawn at [x, y] sits on the centre of pixel x, y (and a click there gives x, y).
+        self.image_item.setPos(-0.5, -0.5)
         self.vb.addItem(self.image_item)
         self.overlays = {side: LegOverlay(doc, side, self.vb) for side in SIDES}
         self._layout_timer = QtCore.QTimer(self)

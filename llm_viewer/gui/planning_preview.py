@@ -82,7 +82,10 @@ class FragmentPreview:
         if crop is None:
             self.item.setVisible(False)
             return
-        gray, x0, y0, k = crop
+        gray, ix0, iy0, k = crop
+        # cell i shows pixel ix0 + k·i, whose centre is at ix0 + k·i (the spec's pixel-centre convention): the
+        # cells' edges start half a cell before it
+        x0, y0 = ix0 - 0.5 * k, iy0 - 0.5 * k
         gh, gw = gray.shape
         (hx, hy), (px, py) = res.distal_cut_px
         pts = self.doc.points(plan.side)

@@ -73,6 +73,7 @@ _REGION_OFFSETS = {
 # The pelvis cue was right for 16 of 26 legs of generated version-6 pairs (the fibula for 27 of 28, the
 # femoral neck 13 of 15, the model mirror test 19 of 25): it votes at most 0.5 (it was 2 before the fibula).
 _PELVIS_MAX_VOTE = 0.5
+_NECK_MIN_OFFSET = 0.05  # femoral-neck cue: the hip box centre at least this × its width off the shaft's line
 _MIN_OFFSET_FRAC = 0.35
 """Two regions of one chain must lie at least this share of their typical offset apart (the smallest seen on
 generated legs is 0.87): a box closer than that is not that region (hip to knee films put an "ankle" on the
@@ -277,9 +278,21 @@ def anatomy_votes(chain: dict[str, Detection], image_norm: np.ndarray | None = N
     if hip is None:
         return out
     dia = chain.get("diaphysis")
-    if dia is not None:
+    knee = chain.get("knee")
+    if dia is not None and knee is not None and knee.box.cy - dia.box.cy > 0.5 * dia.box.height:
+        # the femoral shaft's line (diaphysis centre -> knee centre) carried up to the hip: the head lies medial
+        # of it (neck-shaft angle ~130 deg), whatever the tilt of the leg in the film
+        slope = (dia.box.cx - knee.box.cx) / (dia.box.cy - knee.box.cy)
+        d = hip.box.cx - (dia.box.cx + slope * (hip.box.cy - dia.box.cy))
+        if abs(d) > _NECK_MIN_OFFSET * hip.box.width:
+            out["femoral_neck"] = (float(np.sign(d)), f"hip box centre {abs(d):.0f} px {'+x' if d > 0 else '-x'} "
+                                   "of the femoral shaft's line (diaphysis to knee) carried up to it: the neck "
+                                   "points medially")
+        else:
+            out["femoral_neck"] = (0.0, "hip box on the femoral shaft's line (offset < 5 % of the hip width)")
+    elif dia is not None:
         d = hip.box.cx - dia.box.cx
-        if abs(d) > 0.05 * hip.box.width:
+        if abs(d) > _NECK_MIN_OFFSET * hip.box.width:
             out["femoral_neck"] = (float(np.sign(d)), f"hip box centre {abs(d):.0f} px {'+x' if d > 0 else '-x'} "
                                    "of the diaphysis box centre (the neck points medially)")
         else:

@@ -74,3 +74,17 @@ def test_presets_come_from_the_histogram():
     assert auto.levels[0] > 8000 and auto.levels[1] < 36000  # the air and burnt-out peaks are left out
     assert 15000 < bone.levels[0] < 27000 and 30000 < bone.levels[1] < 36000
     assert soft.levels[0] > 8000 and soft.levels[1] < bone.levels[1]
+
+
+def test_pixel_centres_are_where_landmarks_are_drawn(qtbot, make_window, case_image):
+    """The spec puts pixel (0, 0)'s centre at [0, 0]: the image item spans [-0.5, w - 0.5] in view coordinates,
+    so a landmark at [x, y] is drawn on the centre of pixel (x, y) (it was half a pixel up and left)."""
+    win = make_window()
+    open_and_wait(qtbot, win, case_image)
+    item = win.canvas.image_item
+    h, w = win.doc.image.pixels.shape[:2]
+    rect = item.mapRectToView(item.boundingRect())
+    assert (rect.left(), rect.top()) == (-0.5, -0.5)
+    assert (rect.right(), rect.bottom()) == (w - 0.5, h - 0.5)
+    centre = item.mapToView(QtCore.QPointF(10.5, 20.5))  # the middle of pixel column 10, row 20
+    assert (centre.x(), centre.y()) == (10.0, 20.0)

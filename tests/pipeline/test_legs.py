@@ -107,14 +107,26 @@ def test_two_legs_without_pairs_split_at_the_largest_gap():
     assert set(a.legs["right"]) == {"hip", "diaphysis"} and set(a.legs["left"]) == {"knee", "ankle"}
 
 
+def _hip_shifted(dets, dx):
+    return [Detection(d.region, Box(d.box.x0 + dx, d.box.y0, d.box.x1 + dx, d.box.y1), d.score)
+            if d.region == "hip" else d for d in dets]
+
+
 def test_single_leg_side_from_the_femoral_neck_pointing_medially():
-    # hip box medial (+x) to the diaphysis -> right leg; mirrored -> left leg
-    right = leg_boxes(150, dx_per_region=-8)  # hip at 150, diaphysis at 142 ... medial is +x
-    a = assign_legs(right)
+    # hip box medial (+x) of the femoral shaft's line (diaphysis -> knee) -> right leg; mirrored -> left leg
+    a = assign_legs(_hip_shifted(leg_boxes(150), 12))
     assert a.single_leg and list(a.legs) == ["right"] and a.missing["right"] == []
-    left = leg_boxes(150, dx_per_region=8)
-    a = assign_legs(left)
+    assert "shaft's line" in a.side_evidence["right"].details["femoral_neck"]
+    a = assign_legs(_hip_shifted(leg_boxes(150), -12))
     assert list(a.legs) == ["left"]
+    # a leg tilted in the film (knee 20 px further +x per region) with its head 12 px medial of the shaft's line:
+    # still right, though the hip box centre lies -x of the diaphysis box centre (what the cue used to compare)
+    tilted = _hip_shifted(leg_boxes(150, dx_per_region=20), 12)
+    assert tilted[0].box.cx < tilted[1].box.cx
+    assert list(assign_legs(tilted).legs) == ["right"]
+    assert list(assign_legs(_hip_shifted(leg_boxes(150, dx_per_region=-20), -12)).legs) == ["left"]
+    # no knee: the hip against the diaphysis box, as before
+    assert list(assign_legs(leg_boxes(150, regions=("hip", "diaphysis"), dx_per_region=-8)).legs) == ["right"]
 
 
 def test_single_leg_side_from_the_pelvis_beside_the_hip():

@@ -151,8 +151,9 @@ def test_mirror_vote_needs_a_clear_preference():
 
 # ------------------------------------------------------------------ disagreement, mirrored images
 def test_cues_that_disagree_give_a_warning_and_the_stronger_decides():
-    # femoral neck: hip box centre +x of the diaphysis box -> right (+1); fibula says left, strongly (-2)
-    dets = leg_boxes(150, regions=("hip", "diaphysis", "knee", "ankle"), dx_per_region=-8)
+    # femoral neck: hip box centre +x of the shaft's line -> right (+1); fibula says left, strongly (-2)
+    dets = leg_boxes(150, regions=("hip", "diaphysis", "knee", "ankle"))
+    dets[0] = Detection("hip", Box(dets[0].box.x0 + 12, dets[0].box.y0, dets[0].box.x1 + 12, dets[0].box.y1), 0.9)
     a = assign_legs(dets, side_cues=lambda chain: {"fibula": (-2.0, "fibula +x of the tibia")})
     assert list(a.legs) == ["left"]
     ev = a.side_evidence["left"]
