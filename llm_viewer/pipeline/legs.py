@@ -27,7 +27,7 @@ The authors' code took the first two boxes of each class and failed when one was
    two hypotheses of the same size, shifted by ``_SPLIT_SHIFT`` (0.2) of its width towards each leg (two
    ankles side by side are 0.35–0.45 box widths apart), if each keeps its chain in anatomical order.
    Their ``split`` flag makes the engine flag every landmark found in them for review; a warning says so.
-6. **Side of a single leg** (:func:`infer_single_leg_side`, :func:`decide_side`): the femoral neck points
+6. **Side of a single leg** (:func:`.side.infer_single_leg_side`, :func:`.side.decide_side`): the femoral neck points
    medially, so the hip box centre lies medial to the diaphysis box centre; and the pelvis lies medial to the
    hip, so the strip beside the hip box on the medial side is brighter (bone) than the lateral one (soft
    tissue/air). The engine adds, through ``side_cues``, the fibula (lateral in the lower leg) and the model
@@ -48,17 +48,14 @@ The authors' code took the first two boxes of each class and failed when one was
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..core.landmarks import REGIONS, SIDES
-from .crop import Box, apply_affine_box
+from .crop import Box
+from .side import SideCues, anatomy_votes, decide_side
 from .sidecue import SideEvidence, combine_votes
-
-SideCues = Callable[[dict[str, "Detection"]], dict[str, tuple[float, str]]]
-"""Extra side cues of a chain (the engine's fibula and model-mirror tests): cue -> (vote, detail)."""
 
 NOT_IN_IMAGE = "not in the image"
 NOT_DETECTED = "not detected"
@@ -70,10 +67,6 @@ _REGION_OFFSETS = {
     ("knee", "hip"): -4.28, ("knee", "diaphysis"): -2.42, ("knee", "ankle"): 3.35,
     ("ankle", "hip"): -7.79, ("ankle", "diaphysis"): -5.90, ("ankle", "knee"): -3.42,
 }
-# The pelvis cue was right for 16 of 26 legs of generated version-6 pairs (the fibula for 27 of 28, the
-# femoral neck 13 of 15, the model mirror test 19 of 25): it votes at most 0.5 (it was 2 before the fibula).
-_PELVIS_MAX_VOTE = 0.5
-_NECK_MIN_OFFSET = 0.05  # femoral-neck cue: the hip box centre at least this × its width off the shaft's line
 _MIN_OFFSET_FRAC = 0.35
 """Two regions of one chain must lie at least this share of their typical offset apart (the smallest seen on
 generated legs is 0.87): a box closer than that is not that region (hip to knee films put an "ankle" on the
@@ -270,106 +263,6 @@ def joint_chains(right: list[Detection], left: list[Detection], mid: float) -> d
     return {"right": best[1], "left": best[2]}
 
 
-def anatomy_votes(chain: dict[str, Detection], image_norm: np.ndarray | None = None,
-                  matrix: np.ndarray | None = None) -> dict[str, tuple[float, str]]:
-    """The femoral-neck and pelvis cues of a chain: cue -> (vote, detail); > 0 means oriented as a right leg."""
-    out: dict[str, tuple[float, str]] = {}
-    hip = chain.get("hip")
-    if hip is None:
-        return out
-    dia = chain.get("diaphysis")
-    knee = chain.get("knee")
-    if dia is not None and knee is not None and knee.box.cy - dia.box.cy > 0.5 * dia.box.height:
-        # the femoral shaft's line (diaphysis centre -> knee centre) carried up to the hip: the head lies medial
-        # of it (neck-shaft angle ~130 deg), whatever the tilt of the leg in the film
-        slope = (dia.box.cx - knee.box.cx) / (dia.box.cy - knee.box.cy)
-        d = hip.box.cx - (dia.box.cx + slope * (hip.box.cy - dia.box.cy))
-        if abs(d) > _NECK_MIN_OFFSET * hip.box.width:
-            out["femoral_neck"] = (float(np.sign(d)), f"hip box centre {abs(d):.0f} px {'+x' if d > 0 else '-x'} "
-                                   "of the femoral shaft's line (diaphysis to knee) carried up to it: the neck "
-                                   "points medially")
-        else:
-            out["femoral_neck"] = (0.0, "hip box on the femoral shaft's line (offset < 5 % of the hip width)")
-    elif dia is not None:
-        d = hip.box.cx - dia.box.cx
-        if abs(d) > _NECK_MIN_OFFSET * hip.box.width:
-            out["femoral_neck"] = (float(np.sign(d)), f"hip box centre {abs(d):.0f} px {'+x' if d > 0 else '-x'} "
-                                   "of the diaphysis box centre (the neck points medially)")
-        else:
-            out["femoral_neck"] = (0.0, "hip box above the diaphysis box (offset < 5 % of the hip width)")
-    if image_norm is not None and matrix is not None:
-        b = apply_affine_box(matrix, hip.box)
-        h, w = image_norm.shape
-        y0, y1 = max(0, int(b.y0)), min(h, int(np.ceil(b.y1)))
-        bw = max(1, int(round(b.width)))
-        lx0, lx1 = max(0, int(b.x0) - bw), max(0, int(b.x0))
-        rx0, rx1 = min(w, int(np.ceil(b.x1))), min(w, int(np.ceil(b.x1)) + bw)
-        left = float(image_norm[y0:y1, lx0:lx1].mean()) if (lx1 > lx0 and y1 > y0) else 0.0
-        right = float(image_norm[y0:y1, rx0:rx1].mean()) if (rx1 > rx0 and y1 > y0) else 0.0
-        contrast = right - left
-        vote = (float(np.sign(contrast)) * min(_PELVIS_MAX_VOTE, abs(contrast) / 0.2)
-                if abs(contrast) > 0.03 else 0.0)
-        out["pelvis"] = (vote, f"strip {'+x' if contrast > 0 else '-x'} of the hip box brighter by {abs(contrast):.3f}")
-    return out
-
-
-def decide_side(votes: dict[str, tuple[float, str]], chain: dict[str, Detection],
-                image_width_px: float | None = None) -> tuple[SideEvidence, list[str]]:
-    """Side of a single leg from its cues' votes (see :func:`infer_single_leg_side`); evidence and warnings."""
-    v = {k: float(t[0]) for k, t in votes.items()}
-    details = {k: t[1] for k, t in votes.items()}
-    side, agree, disagree = combine_votes(v)
-    warnings: list[str] = []
-    if disagree:
-        pro = sorted(k for k, x in v.items() if x > 0)
-        con = sorted(k for k, x in v.items() if x < 0)
-        warnings.append(f"single leg: side cues disagree ({', '.join(pro)}: right; {', '.join(con)}: left)"
-                        + (f"; {side} leg taken from the stronger ({', '.join(agree)})" if side else ""))
-    if side is not None:
-        return SideEvidence(side, "anatomy", agree, v, details, disagree), warnings
-    if image_width_px and chain:
-        cx = float(np.mean([d.box.cx for d in chain.values()]))
-        if cx < 0.45 * image_width_px:
-            warnings.append("single leg: side not decidable from anatomy; right leg assumed from its position")
-            return SideEvidence("right", "position_fallback", [], v, details, disagree), warnings
-        if cx > 0.55 * image_width_px:
-            warnings.append("single leg: side not decidable from anatomy; left leg assumed from its position")
-            return SideEvidence("left", "position_fallback", [], v, details, disagree), warnings
-    warnings.append("single leg: side could not be decided from anatomy; right leg assumed")
-    return SideEvidence("right", "assumed", [], v, details, disagree), warnings
-
-
-def infer_single_leg_side(chain: dict[str, Detection], image_norm: np.ndarray | None = None,
-                          matrix: np.ndarray | None = None, image_width_px: float | None = None,
-                          side_cues: SideCues | None = None) -> tuple[str, str | None]:
-    """Decide which leg a single chain is (see the module docstring).
-
-    Parameters
-    ----------
-    chain : dict
-        Region -> detection of the leg.
-    image_norm : ndarray, optional
-        Intensity-normalised image (any resolution) for the pelvis cue.
-    matrix : ndarray, optional
-        2×3 map from original pixels to ``image_norm`` pixels.
-    image_width_px : float, optional
-        Width of the original image, for the fallback.
-    side_cues : callable, optional
-        More cues (the engine's fibula and model-mirror tests, :mod:`.sidecue`).
-
-    Returns
-    -------
-    (side, warning)
-        ``warning`` is ``None`` when anatomy decided without disagreement (see :func:`decide_side` for the
-        evidence itself).
-    """
-    votes = anatomy_votes(chain, image_norm, matrix)
-    if side_cues is not None:
-        votes.update(side_cues(chain))
-    ev, warns = decide_side(votes, chain, image_width_px)
-    return ev.side, ("; ".join(warns) if warns else None)
-
-
 def absent_reasons(chain: dict[str, Detection], missing: list[str], image_height_px: float | None
                    ) -> dict[str, str]:
     """Why each missing region of a leg is missing: ``NOT_IN_IMAGE`` or ``NOT_DETECTED``.
@@ -408,7 +301,7 @@ def assign_legs(detections: list[Detection], *, image_norm: np.ndarray | None = 
     detections : list of Detection
         Boxes in original pixels (already score-thresholded).
     image_norm, matrix, image_width_px
-        Optional image evidence for the side of a single leg (see :func:`infer_single_leg_side`).
+        Optional image evidence for the side of a single leg (see :func:`.side.infer_single_leg_side`).
     duplicate_iou : float
         Boxes of one class overlapping a better one by more than this are duplicates (the detector's NMS
         threshold: in a narrow stance the true boxes of the two ankles overlap by IoU 0.5–0.7).
@@ -464,7 +357,20 @@ def assign_legs(detections: list[Detection], *, image_norm: np.ndarray | None = 
                 out.legs[side] = chains[side]
         if not out.legs:
             out.warnings.append("no region could be assigned to a leg")
-        _check_positions(out, image_norm, matrix, side_cues)
+        lone = _lone_box_beside_a_leg(out.legs, image_norm, matrix, side_cues, image_width_px)
+        if lone is not None:
+            side, ev, warns, dropped = lone
+            out.legs = {side: out.legs[[s for s in out.legs if len(out.legs[s]) > 1][0]]}
+            out.side_evidence[side] = ev
+            out.single_leg = True
+            out.warnings.extend(warns)
+            out.warnings.append(
+                f"a lone {dropped.region} box (x {dropped.box.x0:.0f}-{dropped.box.x1:.0f}, score {dropped.score:.2f}) "
+                f"beside a leg whose anatomy says it is the {side} leg was not taken for the other leg: one leg in "
+                "view")
+            groups = {side: dets}
+        else:
+            _check_positions(out, image_norm, matrix, side_cues)
     used = {id(d) for chain in out.legs.values() for d in chain.values()}
     for side, chain in out.legs.items():
         missing = [r for r in REGIONS if r not in chain]
@@ -480,6 +386,40 @@ def assign_legs(detections: list[Detection], *, image_norm: np.ndarray | None = 
             else:
                 out.warnings.append(f"{side} leg: {r} region not found; its landmarks are missing")
     return out
+
+
+_LONE_MAX_SCORE = 0.9
+_LONE_MIN_VOTE = 1.0
+
+
+def _lone_box_beside_a_leg(legs: dict[str, dict[str, Detection]], image_norm: np.ndarray | None,
+                           matrix: np.ndarray | None, side_cues: SideCues | None, image_width_px: float | None):
+    """A one-leg film with one stray box: ``(side, evidence, warnings, dropped box)`` or ``None``.
+
+    Two "legs", one a chain of three or more regions, the other a single box scored under ``_LONE_MAX_SCORE``
+    (a ruler, the edge of the other leg cut at the midline, soft tissue), and the full chain's anatomy votes
+    (at least ``_LONE_MIN_VOTE`` in total) for the side its position does not give it: the stray box made a
+    midline that does not exist. The full chain is then the film's one leg, its side from anatomy.
+    """
+    if len(legs) != 2:
+        return None
+    full = [s for s, c in legs.items() if len(c) >= 3]
+    lone = [s for s, c in legs.items() if len(c) == 1]
+    if len(full) != 1 or len(lone) != 1:
+        return None
+    stray = next(iter(legs[lone[0]].values()))
+    if stray.score >= _LONE_MAX_SCORE:
+        return None
+    chain = legs[full[0]]
+    votes = anatomy_votes(chain, image_norm, matrix)
+    if side_cues is not None:
+        votes.update(side_cues(chain))
+    total = sum(float(v[0]) for v in votes.values())
+    anat = "right" if total > 0 else "left"
+    if abs(total) < _LONE_MIN_VOTE or anat == full[0]:
+        return None
+    ev, warns = decide_side(votes, chain, image_width_px)
+    return ev.side, ev, warns, stray
 
 
 def _check_positions(out: LegAssignment, image_norm: np.ndarray | None, matrix: np.ndarray | None,

@@ -230,6 +230,16 @@ def fibula_vote(norm: np.ndarray, chain: Mapping[str, object]) -> tuple[float, s
     return 0.0, detail
 
 
+_BAND_EDGE_FRAC = 0.08
+
+
+def _at_band_edge(x: float, width_px: int) -> bool:
+    """A ridge this close to the end of the band (within 8 % of its width) may be a bone cut off there: the other
+    leg at the edge of a one-leg crop (seen on the 128-px exports), not a fibula."""
+    margin = max(2.0, _BAND_EDGE_FRAC * width_px)
+    return x < margin or x > width_px - 1 - margin
+
+
 def _fibula_in_band(norm: np.ndarray, chain: Mapping[str, object], band: tuple[int, int, int, int]
                     ) -> tuple[float, str]:
     y0, y1, x0, x1 = band
@@ -243,7 +253,7 @@ def _fibula_in_band(norm: np.ndarray, chain: Mapping[str, object], band: tuple[i
     for fx, fprom, fw in peaks[1:]:
         if fprom < _FIBULA_MIN_STRENGTH * tprom:
             break
-        if fw > _FIBULA_MAX_WIDTH_RATIO * tw or abs(fx - tx) > 0.6 * box_w:
+        if fw > _FIBULA_MAX_WIDTH_RATIO * tw or abs(fx - tx) > 0.6 * box_w or _at_band_edge(fx, sub.shape[1]):
             continue
         sign = 1.0 if fx < tx else -1.0
         vote = sign * (1.0 + min(1.0, (fprom / tprom - _FIBULA_MIN_STRENGTH) / 0.25))
@@ -302,6 +312,8 @@ def knee_fibula_vote(norm: np.ndarray, chain: Mapping[str, object]) -> tuple[flo
             if fprom < _FIBULA_MIN_STRENGTH * tprom:
                 break
             if fw > _FIBULA_MAX_WIDTH_RATIO * tw or not 0.25 * tw <= abs(fx - tx) <= _KNEE_FIBULA_MAX_GAP * tw:
+                continue
+            if _at_band_edge(fx, cx1 - cx0):
                 continue
             if any(abs(ux - fx) <= max(fw, 0.03 * bw) and up >= 0.5 * fprom and uw < 3 * fw for ux, up, uw in upper):
                 continue  # goes on up past the joint: not a fibula

@@ -6,7 +6,8 @@ import numpy as np
 
 from llm_viewer.core.landmarks import REGIONS
 from llm_viewer.pipeline.crop import Box, scale_matrix
-from llm_viewer.pipeline.legs import Detection, assign_legs, best_chain, dedupe, infer_single_leg_side
+from llm_viewer.pipeline.legs import Detection, assign_legs, best_chain, dedupe
+from llm_viewer.pipeline.side import infer_single_leg_side
 
 from .conftest import leg_boxes, two_leg_boxes
 
@@ -177,3 +178,20 @@ def test_a_knee_also_boxed_as_ankle_below_the_diaphysis_stays_the_knee():
     ankle = Detection("ankle", Box(60, 850, 160, 930), 0.8)
     chain = best_chain([hip, dia, ankle])
     assert chain.get("ankle") is ankle
+
+
+def test_a_lone_weak_box_beside_a_leg_does_not_make_a_second_leg():
+    """A one-leg film with a stray knee box at its edge (a ruler, the other leg cut at the midline): the stray box
+    would make a midline and the leg the patient's right by position; its anatomy (the fibula) says left."""
+    leg = leg_boxes(150)
+    stray = Detection("knee", Box(300, 300, 380, 400), 0.7)
+    cues = lambda chain: {"fibula": (-2.0, "fibula +x of the tibia")} if len(chain) > 1 else {}  # noqa: E731
+    a = assign_legs(leg + [stray], side_cues=cues)
+    assert list(a.legs) == ["left"] and a.single_leg and len(a.legs["left"]) == 4
+    assert a.side_evidence["left"].decided_by == "anatomy"
+    assert any("lone knee box" in w for w in a.warnings)
+    # a confident box, or anatomy that agrees with the position, keeps two legs
+    a = assign_legs(leg + [Detection("knee", Box(300, 300, 380, 400), 0.95)], side_cues=cues)
+    assert sorted(a.legs) == ["left", "right"]
+    a = assign_legs(leg + [stray], side_cues=lambda chain: {"fibula": (2.0, "")})
+    assert sorted(a.legs) == ["left", "right"] and not a.single_leg

@@ -68,6 +68,18 @@ def test_fibula_below_a_knee_alone_gives_the_side_and_a_ruler_does_not():
     assert knee_fibula_vote(_knee_view("-x"), {"ankle": _ankle()})[0] == 0.0  # no knee box
 
 
+def test_a_ridge_at_the_end_of_the_band_is_no_fibula():
+    """A bone cut off at the band's end (the other leg at the edge of a one-leg crop) does not vote."""
+    img = _lower_leg("-x")
+    img[:, 105:115] = img[:, 95:96]  # remove the fibula (soft tissue there)
+    assert fibula_vote(img, {"ankle": _ankle()})[0] == 0.0
+    img[:, 77:83] += 0.4  # a thin ridge 2-8 px inside the band (columns 75..225)
+    assert fibula_vote(img, {"ankle": _ankle()})[0] == 0.0
+    img[:, 77:83] -= 0.4
+    img[:, 105:115] += 0.4  # the same ridge 30 px inside: a fibula
+    assert fibula_vote(img, {"ankle": _ankle()})[0] > 0.5
+
+
 def test_fibula_found_in_a_higher_band_when_the_ankle_box_sits_low():
     """RG3: a box drawn around the talus puts the default band where tibia and fibula merge at the malleoli."""
     img = _lower_leg("+x")
