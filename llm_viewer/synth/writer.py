@@ -11,6 +11,7 @@ from typing import Any
 import cv2
 
 from ..core.casefile import Case
+from ..core.history import record_approval
 from ..core.store import Store, StoreEntry
 from .dicom import _study_datetime, dicom_bytes
 from .export import ExportedCase, ExportError, export_case, sample_export_spec
@@ -52,6 +53,7 @@ def build_case_document(case: SyntheticCase) -> dict[str, Any]:
                       for side in case.masks}
     c.set("synthetic", block)
     c.set_status("approved", by="llm-viewer synth")
+    record_approval(c)  # verifiable: the fingerprint holds the points and spacing, not the (frozen) times
     return _freeze(c.to_dict(), fixed_timestamp(case))
 
 
@@ -113,4 +115,5 @@ def build_export_document(case: SyntheticCase, ex: ExportedCase, k: int) -> dict
                        "matrix": [list(map(float, row)) for row in ex.matrix]}
     c.set("synthetic", block)
     c.set_status("approved", by="llm-viewer synth")
+    record_approval(c)  # verifiable: the fingerprint holds the points and spacing, not the (frozen) times
     return _freeze(c.to_dict(), fixed_timestamp(case))

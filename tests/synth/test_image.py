@@ -142,3 +142,18 @@ def test_trabecular_grain_tiles_join_without_seams(monkeypatch, scale):
     assert np.abs(whole).max() > 0.5
     np.testing.assert_allclose(tiled, whole, atol=1e-4)  # 1e-4 of a grain amplitude 0.5
     assert np.abs(tiled[:, 700:]).max() == 0.0  # far from the bone nothing is added
+
+
+def test_generated_ground_truth_is_approved_verifiably():
+    """The generator's approval carries the fingerprint of its points (the frozen timestamps do not enter it), so a
+    report or an SR of a generated case says "verified", and a point edited afterwards makes it stale."""
+    from llm_viewer.core.approval import check_approval
+    from llm_viewer.core.casefile import Case
+    from llm_viewer.synth.writer import build_case_document
+
+    doc = build_case_document(generate_case(5, SynthConfig.with_height(512), index=0))
+    case = Case(doc, source="synthetic")
+    assert check_approval(case).state == "valid"
+    side = case.sides[0]
+    doc["legs"][side]["landmarks"]["knee_center"][0] += 3.0  # edited outside the viewer
+    assert check_approval(Case(doc, source="synthetic")).state == "stale"
