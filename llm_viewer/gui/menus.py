@@ -137,7 +137,8 @@ def show_shortcuts(win: QtWidgets.QWidget) -> None:
 
 def show_about(win: MainWindow) -> AboutDialog:
     """Help > About: version, model bundle and fingerprint, device, licences, research-use notice (non-modal)."""
-    dlg = AboutDialog(win, pool=win.pool)
+    adapter = getattr(win, "adapter", None)  # the model in use: an adapted one after Tools > Adapt
+    dlg = AboutDialog(win, pool=win.pool, bundle_path=getattr(adapter, "current_path", None))
     dlg.setAttribute(QtCore.Qt.WidgetAttribute.WA_DeleteOnClose)
     dlg.show()
     return dlg

@@ -235,3 +235,16 @@ def test_unwritable_app_data_folder_falls_back_to_a_temporary_one(tmp_path):
     assert choice.path.is_dir() and str(blocker) not in str(choice.path)
     (choice.path / "probe").write_text("ok")
     assert about.choose_app_data_dir(tmp_path / "fine") == about.FolderChoice(tmp_path / "fine")
+
+
+def test_about_names_the_model_in_use_after_switching_to_another(qtbot, tmp_path, settings):
+    """Tools > Adapt switches the model: Help > About then describes that bundle, not the bundled one."""
+    other = make_bundle(tmp_path / "adapted")
+    win = window(qtbot, engine_factory=lambda: FakeEngine(small_landmarks()), settings=settings,
+                 app_data_dir=tmp_path / "appdata")
+    win.adapter.current_path = other  # what ModelAdapter.use() sets
+    dlg = win.show_about()
+    qtbot.waitUntil(lambda: dlg.bundle_info is not None, timeout=30000)
+    assert Path(dlg.bundle_info.path) == other and dlg.bundle_info.status == "installed"
+    dlg.close()
+    win.pool.wait(5000)
