@@ -15,9 +15,10 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from ..core.labels import marker_rect, place_labels
 from ..core.landmarks import REGION_LANDMARKS, SIDES
 from .document import Document
-from .overlays import GRAB_RADIUS_PX, LegOverlay
+from .overlays import LegOverlay
 from .proposals import ProposalLayer
 from .state import dragged_window
+from .targets import GRAB_RADIUS_PX
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
@@ -25,6 +26,9 @@ ZOOM_REGIONS: tuple[str, ...] = ("hip", "knee", "ankle")
 MAGNIFIER_PX = 160
 """Side of the magnifier shown under the cursor while placing a point (screen pixels)."""
 MAGNIFIER_ZOOM = 4.0
+LIVE_LAYOUT_MS = 45
+"""While a point is dragged the labels are laid out again (no overlaps, leader lines) at most this often; in
+between they follow the points they name. The layout after the drag is exact, as for any other change."""
 _REGION_FRACTIONS = {"hip": (0.0, 0.25), "diaphysis": (0.2, 0.42), "knee": (0.4, 0.62), "ankle": (0.8, 1.0)}
 
 
@@ -86,7 +90,13 @@ class Canvas(pg.GraphicsView):
         self._layout_timer = QtCore.QTimer(self)
         self._layout_timer.setSingleShot(True)
         self._layout_timer.setInterval(0)  # once per pass of the event loop, however many changes came
-        self._layout_timer.timeout.connect(self.layout_labels)
+        self._layout_timer.timeout.connect(self._layout_pass)
+        self._full_layout_timer = QtCore.QTimer(self)
+        self._full_layout_timer.setSingleShot(True)
+        self._full_layout_timer.setInterval(LIVE_LAYOUT_MS)
+        self._full_layout_timer.timeout.connect(self.layout_labels)
+        self._placed: dict | None = None
+        """Key -> (preferred, anchor, centre, leader) of the last layout (screen px): what a drag step follows."""
         self.magnifier = self._build_magnifier()
         self.placing = lambda: False
         """Set by the window: True while a click places a point (a missing one selected, a tool active); a
@@ -108,6 +118,7 @@ class Canvas(pg.GraphicsView):
         self.vb.sigRangeChanged.connect(self._on_range_changed)
 
     def _on_range_changed(self, *_args) -> None:
+        self._placed = None  # screen positions of the last layout are stale: the next pass lays out again
         for ov in self.overlays.values():
             ov.on_view_changed()
 
@@ -143,9 +154,11 @@ class Canvas(pg.GraphicsView):
         """Place the labels of both legs together: none covers another label or any marker; a moved label
         gets a leader line to what it names; a landmark code with no free place is left out.
 
-        Runs on every drag step (once per pass of the event loop), so it touches only what changed: a label
-        is moved only when its place changed, the leader lines are re-set only when they changed."""
+        Runs once per pass of the event loop after a change (at most every LIVE_LAYOUT_MS while a point is
+        dragged, :meth:`follow_labels` in between) and touches only what changed: a label is moved only when
+        its place changed, the leader lines are re-set only when they changed."""
         self._layout_timer.stop()
+        self._full_layout_timer.stop()
         to_screen, to_view = self._view_scene_maps()
         requests, items = [], {}
         obstacles = []
@@ -159,39 +172,79 @@ class Canvas(pg.GraphicsView):
         area = self.vb.sceneBoundingRect()
         placements = place_labels(requests, obstacles, (area.left(), area.top(), area.right(), area.bottom()))
         shown = set()
-        leaders: dict[str, tuple[list[float], list[float]]] = {s: ([], []) for s in self.overlays}
         for ov in self.overlays.values():
             ov.name_fits.clear()
+        wanted = {req.key: (req.preferred, req.anchor) for req in requests}
+        self._placed = {}
         for key, pl in placements.items():
             ov, ti = items[key]
             if key[1] in ov.name_labels:
                 ov.name_fits[key[1]] = pl.visible
-            if not pl.visible:
-                continue
-            vx, vy = to_view(*pl.center)
-            pos = ti.pos()
-            if abs(pos.x() - vx) > 1e-9 or abs(pos.y() - vy) > 1e-9:
-                ti.setPos(vx, vy)
-            shown.add(id(ti))
-            if pl.leader is not None:
-                ax, ay = to_view(pl.leader[0], pl.leader[1])
-                bx, by = to_view(pl.leader[2], pl.leader[3])
-                xs, ys = leaders[ov.side]
-                xs += [ax, bx]
-                ys += [ay, by]
-        for side, ov in self.overlays.items():
+            if pl.visible:
+                shown.add(id(ti))
+                self._placed[key] = (*wanted[key], pl.center, pl.leader)
+        self._show_placed(items, to_view)
+        for ov in self.overlays.values():
             for ti in ov.label_items():
                 on = id(ti) in shown
                 if ti.isVisible() != on:
                     ti.setVisible(on)
+        self.placements = placements
+        return placements
+
+    def _layout_pass(self) -> None:
+        """A drag step moves the labels with what they name (a full layout follows within LIVE_LAYOUT_MS);
+        any other change lays them out at once."""
+        if self.doc.previewing and self._placed is not None:
+            self.follow_labels()
+            if not self._full_layout_timer.isActive():
+                self._full_layout_timer.start()
+            return
+        self.layout_labels()
+
+    def follow_labels(self) -> None:
+        """Move each label of the last layout (and its leader line) by how far its preferred place (and what
+        it names) moved since: no new layout, so a drag step costs a few setPos calls."""
+        self._layout_timer.stop()
+        to_screen, to_view = self._view_scene_maps()
+        items, placed = {}, {}
+        for ov in self.overlays.values():
+            for req, ti in ov.label_requests(to_screen):
+                items[req.key] = (ov, ti)
+                old = (self._placed or {}).get(req.key)
+                if old is None:
+                    continue
+                (px, py), (ax, ay), (cx, cy), leader = old
+                dx, dy = req.preferred[0] - px, req.preferred[1] - py
+                if leader is not None:
+                    ex, ey = req.anchor[0] - ax, req.anchor[1] - ay
+                    leader = (leader[0] + ex, leader[1] + ey, leader[2] + dx, leader[3] + dy)
+                placed[req.key] = (req.preferred, req.anchor, (cx + dx, cy + dy), leader)
+        self._placed = placed
+        self._show_placed(items, to_view)
+
+    def _show_placed(self, items: dict, to_view) -> None:
+        """Put the labels of ``self._placed`` where it says and draw their leader lines (only what changed)."""
+        leaders: dict[str, tuple[list[float], list[float]]] = {s: ([], []) for s in self.overlays}
+        for key, (_pref, _anchor, center, leader) in (self._placed or {}).items():
+            ov, ti = items[key]
+            vx, vy = to_view(*center)
+            pos = ti.pos()
+            if abs(pos.x() - vx) > 1e-9 or abs(pos.y() - vy) > 1e-9:
+                ti.setPos(vx, vy)
+            if leader is not None:
+                ax, ay = to_view(leader[0], leader[1])
+                bx, by = to_view(leader[2], leader[3])
+                xs, ys = leaders[ov.side]
+                xs += [ax, bx]
+                ys += [ay, by]
+        for side, ov in self.overlays.items():
             xs, ys = leaders[side]
             if getattr(ov, "_leader_xy", None) != (xs, ys):
                 ov._leader_xy = (xs, ys)
                 ov.leaders.setData(xs, ys)
             if ov.leaders.isVisible() != bool(xs):
                 ov.leaders.setVisible(bool(xs))
-        self.placements = placements
-        return placements
 
     # ------------------------------------------------------------------ grabbing
     def grab_candidate(self, sx: float, sy: float) -> tuple[str, str] | None:

@@ -187,6 +187,11 @@ class Document(QtCore.QObject):
         self.pointsChanged.emit(side)
         self.measurementChanged.emit(self.measurement)
 
+    @property
+    def previewing(self) -> bool:
+        """Whether a drag is in progress (a point is moved live and the case is not yet changed)."""
+        return bool(self._preview)
+
     def cancel_preview(self) -> None:
         sides = {s for s, _ in self._preview}
         self._preview.clear()

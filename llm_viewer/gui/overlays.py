@@ -21,6 +21,7 @@ from ..core.labels import LabelRequest
 from ..core.landmarks import LANDMARK_ABBREVIATIONS, LANDMARK_IDS, LANDMARK_LABELS, Point
 from ..core.overlay import OverlayLine, angle_labels, leg_lines
 from .document import Document
+from .targets import LandmarkTarget, clip_segment, extend_segment
 
 OVERLAY_KINDS: dict[str, str] = {
     "landmarks": "Landmarks",
@@ -48,8 +49,6 @@ fewer labels. The whole film at fit zoom is about 1.5 mm per screen pixel, a kne
 MARKER_PX = 14
 """Marker size zoomed in (screen pixels); zoomed out the markers are drawn smaller."""
 OVERVIEW_MARKER_PX = 9
-GRAB_RADIUS_PX = 10.0
-"""A press this close (screen pixels) to a marker grabs it."""
 DOUBTFUL_MM = 3.0
 """An uncertainty above this (mm; 20 px when uncalibrated) draws the ring in red."""
 
@@ -76,74 +75,6 @@ _LINE_GROUP = {
     "mad_segment": "mad",
 }
 """Core overlay line kinds -> toggle group."""
-
-
-class LandmarkTarget(pg.TargetItem):
-    """A draggable landmark that also reports plain clicks (to select it).
-
-    It is drawn as a crosshair but grabbed anywhere within :data:`GRAB_RADIUS_PX` of its centre; where the
-    grab areas of several markers overlap, the canvas raises the one to grab (the selected leg's nearest).
-    """
-
-    sigClicked = QtCore.Signal(object)
-
-    def __init__(self, side: str, landmark: str, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.side = side
-        self.landmark = landmark
-        self._grab_shape: QtGui.QPainterPath | None = None
-        self.click_through = None
-        """Callable: when it returns True a click on this marker goes to the image (set by the canvas)."""
-
-    def set_marker_size(self, size: float) -> None:
-        if self.scale != size:
-            self.prepareGeometryChange()
-            self.scale = size  # pyqtgraph's symbol size attribute
-            self._shape = self._grab_shape = None
-            self.update()
-
-    def paint(self, p, *_):  # noqa: D102 - the crosshair, not the (larger) grab area
-        p.setPen(self.currentPen)
-        p.setBrush(self.currentBrush)
-        p.drawPath(pg.TargetItem.shape(self))
-
-    def shape(self) -> QtGui.QPainterPath:  # noqa: D102 - the grab area: a disc in screen pixels
-        if self._grab_shape is None:
-            dt = self.deviceTransform_()
-            if dt is None:
-                return pg.TargetItem.shape(self)
-            dti = pg.functions.invertQTransform(dt)
-            c = dt.map(QtCore.QPointF(0, 0))
-            r = max(GRAB_RADIUS_PX, self.scale / 2.0)
-            disc = QtGui.QPainterPath()
-            disc.addEllipse(c, r, r)
-            self.prepareGeometryChange()
-            self._grab_shape = dti.map(disc)
-        return self._grab_shape
-
-    def viewTransformChanged(self) -> None:  # noqa: N802 - Qt API
-        self._grab_shape = None
-        super().viewTransformChanged()
-
-    def mouseClickEvent(self, ev) -> None:  # noqa: N802 - Qt API
-        if self.click_through is not None and self.click_through():
-            ev.ignore()  # placing a missing point (or a tool's click) beside this one: the image takes the click
-            return
-        if ev.button() == QtCore.Qt.MouseButton.LeftButton:
-            ev.accept()
-            self.sigClicked.emit(self)
-            return
-        super().mouseClickEvent(ev)
-
-    def mouseDragEvent(self, ev) -> None:  # noqa: N802 - Qt API
-        if ev.isStart() and ev.button() == QtCore.Qt.MouseButton.LeftButton and self.movable:
-            self.sigClicked.emit(self)
-        super().mouseDragEvent(ev)
-
-
-def _extend(p: Point, q: Point, frac: float) -> tuple[list[float], list[float]]:
-    dx, dy = q.x - p.x, q.y - p.y
-    return [p.x - dx * frac, q.x + dx * frac], [p.y - dy * frac, q.y + dy * frac]
 
 
 class LegOverlay(QtCore.QObject):
@@ -205,6 +136,7 @@ class LegOverlay(QtCore.QObject):
             t.setVisible(False)  # drawn once the case has this point (no stray marker at 0, 0)
             vb.addItem(t)
             name = pg.TextItem(LANDMARK_ABBREVIATIONS[lm], color=self.color, fill=(0, 0, 0, 140), anchor=(0.5, 0.5))
+            _cache_text(name)
             name.setZValue(26)
             name.setVisible(False)
             vb.addItem(name)
@@ -216,6 +148,7 @@ class LegOverlay(QtCore.QObject):
         self.angle_labels: dict[str, pg.TextItem] = {}
         for key in ("hka_deg", "mldfa_deg", "mmpta_deg", "mldta_deg", "fva_deg", "mad_mm"):
             ti = pg.TextItem("", color="#ffffff", fill=(0, 0, 0, 160), anchor=(0.5, 0.5))
+            _cache_text(ti)
             ti.setZValue(25)
             vb.addItem(ti)
             self.angle_labels[key] = ti
@@ -382,7 +315,7 @@ class LegOverlay(QtCore.QObject):
             ys: list[float] = []
             for ln in segs[kind]:
                 if kind == "joint_lines":  # extended beyond the bone so the angle reads at a glance
-                    ex, ey = _extend(Point(ln.x0, ln.y0), Point(ln.x1, ln.y1), 0.35)
+                    ex, ey = extend_segment(ln.x0, ln.y0, ln.x1, ln.y1, 0.35)
                 else:
                     ex, ey = [ln.x0, ln.x1], [ln.y0, ln.y1]
                 cut = clip_segment(ex[0], ey[0], ex[1], ey[1], clip) if clip is not None else (ex[0], ey[0],
@@ -549,28 +482,12 @@ class LegOverlay(QtCore.QObject):
             self.roi_items.append(rect)
 
 
-def clip_segment(x0: float, y0: float, x1: float, y1: float, rect: tuple[float, float, float, float]
-                 ) -> tuple[float, float, float, float] | None:
-    """The part of segment ``(x0, y0)–(x1, y1)`` inside ``rect = (left, top, right, bottom)`` (Liang–Barsky),
-    or ``None`` when none of it is."""
-    left, top, right, bottom = rect
-    dx, dy = x1 - x0, y1 - y0
-    t0, t1 = 0.0, 1.0
-    for p, q in ((-dx, x0 - left), (dx, right - x0), (-dy, y0 - top), (dy, bottom - y0)):
-        if p == 0.0:
-            if q < 0.0:
-                return None
-            continue
-        t = q / p
-        if p < 0.0:
-            if t > t1:
-                return None
-            t0 = max(t0, t)
-        else:
-            if t < t0:
-                return None
-            t1 = min(t1, t)
-    return (x0 + t0 * dx, y0 + t0 * dy, x0 + t1 * dx, y0 + t1 * dy)
+def _cache_text(ti: pg.TextItem) -> None:
+    """Draw a label from a pixmap of it (re-rendered only when its text or the zoom changes): a label that
+    only moves, as they all do on a drag step, is copied, not typeset again on each repaint."""
+    mode = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
+    ti.setCacheMode(mode)
+    ti.textItem.setCacheMode(mode)
 
 
 def _text_size(ti: pg.TextItem) -> tuple[float, float]:

@@ -17,6 +17,9 @@ SIDE_COLUMNS = {"right": 1, "left": 2}
 SENSITIVITY_DELAY_MS = 150
 """The "moves most with" line is recomputed this long after the last change (a Jacobian costs a few ms: never
 on every frame of a drag)."""
+LIVE_REFRESH_MS = 45
+"""While a point is dragged the table follows at most this often (rewriting it costs a few ms of every drag
+step); the change that ends the drag (or any other change) is shown at once."""
 _SHORT = {"hka_deg": "HKA", "mldfa_deg": "mLDFA", "mmpta_deg": "mMPTA"}
 OUT_OF_RANGE_BG = QtGui.QColor("#7a2e00")
 UNMEASURED_FG = QtGui.QColor("#b0b0b0")
@@ -126,7 +129,11 @@ class MeasurementsPanel(QtWidgets.QWidget):
         self.calibration.setWordWrap(True)
         layout.addWidget(self.calibration)
         self._row_of = {k: i for i, k in enumerate(ROW_KEYS)}
-        doc.measurementChanged.connect(self.update_measurement)
+        self._live_timer = QtCore.QTimer(self)
+        self._live_timer.setSingleShot(True)
+        self._live_timer.setInterval(LIVE_REFRESH_MS)
+        self._live_timer.timeout.connect(self._show_live)
+        doc.measurementChanged.connect(self._on_measurement)
         doc.loaded.connect(lambda: self.update_measurement(doc.measurement))
         self.update_measurement(None)
 
@@ -138,6 +145,24 @@ class MeasurementsPanel(QtWidgets.QWidget):
     def text(self, side: str, key: str) -> str:
         col = 1 if key == "lld_mm" else SIDE_COLUMNS[side]
         return self._items[(key, col)].text()
+
+    def _on_measurement(self, m: CaseMeasurement | None) -> None:
+        """A drag step is shown with the next live refresh (at most one per LIVE_REFRESH_MS); anything
+        else, the end of the drag included, at once (and a pending live refresh is dropped)."""
+        if self.doc.previewing:
+            if not self._live_timer.isActive():
+                self._live_timer.start()
+            return
+        self._live_timer.stop()
+        self.update_measurement(m)
+
+    def _show_live(self) -> None:
+        self.update_measurement(self.doc.measurement)
+
+    @property
+    def refresh_pending(self) -> bool:
+        """Whether the table is behind a drag in progress (it catches up within LIVE_REFRESH_MS)."""
+        return self._live_timer.isActive()
 
     def update_measurement(self, m: CaseMeasurement | None) -> None:
         """Refresh every cell (a few dozen setText calls: well under a millisecond).

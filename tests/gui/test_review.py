@@ -73,6 +73,7 @@ def test_drag_updates_panel_to_core_value_and_undo_restores(qtbot, make_window, 
     k = win.doc.point("right", "knee_center")
     # live preview while dragging: the panel equals core for the new point, the case is not yet changed
     drag(win, "right", "knee_center", k.x + 12.0, k.y + 3.0, finish=False)
+    qtbot.waitUntil(lambda: not win.panel.refresh_pending, timeout=2000)  # the table follows a drag live
     live = win.panel.value("right", "hka_deg")
     assert live != before
     assert live == core_hka(win, "right")
@@ -109,9 +110,11 @@ def test_a_point_dragged_onto_the_other_leg_is_called_implausible_live(qtbot, ma
     assert "Check:" not in win.panel.errors.text()
     target = win.doc.point("right", "malleolus_medial")  # the left medial malleolus lands on the right one
     drag(win, "left", "malleolus_medial", target.x, target.y, finish=False)
+    qtbot.waitUntil(lambda: not win.panel.refresh_pending, timeout=2000)  # the table follows a drag live
     assert "Check: left leg: the malleolar line" in win.panel.errors.text()
     assert win.panel.errors.isVisible() and win.panel.value("left", "hka_deg") is not None  # still measured
     drag(win, "left", "malleolus_medial", *win.doc.case.landmark("left", "malleolus_medial").as_list(), finish=False)
+    qtbot.waitUntil(lambda: not win.panel.refresh_pending, timeout=2000)
     assert "Check:" not in win.panel.errors.text()
 
 
