@@ -498,15 +498,25 @@ class InferenceEngine:
             out.append(float(np.mean(scores)))
         return out[0], out[1]
 
+    def _low_res_capped(self, cue: tuple[float, str], det: Detection, region: str) -> tuple[float, str]:
+        """The fibula's vote capped at ±1 when its box is narrower than the region model's input (the bones are a
+        few pixels wide there: on 146 legs of one-leg 128-px exports the cap named 7 more legs right, and none
+        fewer in any generator version); at full resolution it keeps its weight of up to 2."""
+        rcfg = self.config.regions.get(region)
+        vote, detail = cue
+        if rcfg is None or abs(vote) <= 1.0 or det.box.width >= rcfg.input_size_px:
+            return cue
+        return float(np.sign(vote)), f"{detail} (box {det.box.width:.0f} px wide: low resolution, vote capped at 1)"
+
     def side_cues(self, norm: np.ndarray) -> Callable[[dict[str, Detection]], dict[str, tuple[float, str]]]:
         """The fibula and model-mirror cues of a chain on the normalised image (``assign_legs(side_cues=)``)."""
 
         def cues(chain: dict[str, Detection]) -> dict[str, tuple[float, str]]:
             out: dict[str, tuple[float, str]] = {}
             if "ankle" in chain:
-                out["fibula"] = fibula_vote(norm, chain)
-            if "knee" in chain and (out.get("fibula") or (0.0,))[0] == 0.0:
-                out["fibula"] = knee_fibula_vote(norm, chain)  # no ankle in view, or no fibula seen above it
+                out["fibula"] = self._low_res_capped(fibula_vote(norm, chain), chain["ankle"], "ankle")
+            if "knee" in chain and (out.get("fibula") or (0.0,))[0] == 0.0:  # no ankle in view, or no fibula there
+                out["fibula"] = self._low_res_capped(knee_fibula_vote(norm, chain), chain["knee"], "knee")
             diffs, notes = [], []
             for region in _MIRROR_REGIONS:
                 if region in chain and region in self.region_models:

@@ -330,3 +330,14 @@ def test_numpy_peaks_and_smoothing_match_scipy():
         assert [i for i, _, _ in ours] == list(idx)
         np.testing.assert_allclose([p for _, p, _ in ours], props["prominences"], atol=1e-9)
         np.testing.assert_allclose([w for _, _, w in ours], props["widths"], atol=1e-9)
+
+
+def test_fibula_vote_is_capped_at_one_where_its_box_is_below_the_model_input(tiny_engine):
+    """One-leg 128-px exports: bones a few pixels wide; the fibula then weighs no more than the femoral neck."""
+    size = tiny_engine.config.regions["ankle"].input_size_px
+    small = Detection("ankle", Box(0, 0, size - 1, 20), 0.9)
+    large = Detection("ankle", Box(0, 0, size + 1, 20), 0.9)
+    vote, detail = tiny_engine._low_res_capped((-1.8, "fibula +x"), small, "ankle")
+    assert vote == -1.0 and "capped" in detail
+    assert tiny_engine._low_res_capped((-1.8, "fibula +x"), large, "ankle") == (-1.8, "fibula +x")
+    assert tiny_engine._low_res_capped((0.7, "faint"), small, "ankle") == (0.7, "faint")
