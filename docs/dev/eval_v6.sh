@@ -22,6 +22,11 @@ $PY -m llm_viewer.synth.contact_sheet docs/synthetic_contact_sheet.png
 G=$W
 $PY -m training.views_eval --models resources/models/demo --data $G/v6-native $G/v4-native \
     --single-leg $G/v6-single_leg $G/v2-single_leg --limit 12 --out docs/evaluation/views --threads 2
+# Stop 27: the same views of versions 5 and 3 (not used to tune the partial-view rules), and detection alone
+mkdir -p /tmp/views_v5_v3 && $PY -m training.views_eval --models resources/models/demo --data $G/v5-native $G/v3-native \
+    --single-leg $G/v5-single_leg $G/v3-single_leg --limit 12 --out /tmp/views_v5_v3 --threads 2 \
+    && cp /tmp/views_v5_v3/views.md docs/evaluation/views/views_v5_v3.md
+$PY docs/dev/partial_view_check.py $G/v6-native $G/v4-native $G/v2-native --count 20 > docs/evaluation/views/partial_view_check.md
 $PY -m training.degrade $G/v6-native $G/degraded 5
 $PY -m training.ranking_eval --models resources/models/demo --out docs/active_learning/ranking --threads 2 --pool \
     $G/v6-native:6 $G/degraded/v6-native-gamma-noise:4 $G/degraded/v6-native-downscale-blur:4 \
