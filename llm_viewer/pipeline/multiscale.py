@@ -1,9 +1,10 @@
 """Detection at more than one scale, for views that show only part of a leg.
 
 The detector is trained on whole films letterboxed into its canvas (plus partial views cut from them and
-letterboxed again, zoomed in at most about twice). A knee-only or ankle-only film letterboxed into the same
-canvas is zoomed in three to six times: the detector then draws boxes of the size it knows, around half a knee
-or none at all (the views table of #17: knee only 83 % of landmarks "found" with a 32 mm mean error, ankle
+letterboxed again; the narrow one-leg bands that zoom in about twice are rare among them). A knee-only or
+ankle-only film of one leg letterboxed into the same canvas is zoomed in about twice against a whole film
+(one leg's width fills the canvas's width): the detector then draws boxes of the size it knows, around half
+a knee, or none at all (the views table of #17: knee only 83 % of landmarks "found" with a 32 mm mean error, ankle
 only 22 %).
 
 So when the first pass does not find a complete leg (all four regions), the image is also run *zoomed out*:
