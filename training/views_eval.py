@@ -30,6 +30,8 @@ import json
 import math
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -97,6 +99,40 @@ def make_views(pixels: np.ndarray, gt: dict[str, dict[str, tuple[float, float]]]
             if 0.4 * w <= cx <= 0.6 * w:
                 views.append(("ruler between legs", (0, 0, w, h), list(gt)))
     return views
+
+
+@dataclass(frozen=True)
+class View:
+    """One view of a held-out study (:func:`make_views`): its pixels, and the ground truth inside it."""
+
+    study_id: str
+    kind: str
+    pixels: np.ndarray
+    gt: dict[str, dict[str, tuple[float, float]]]
+    """Side -> landmark -> (x, y) in the view's pixels, only the landmarks inside it (legs without any dropped)."""
+    sides: list[str]
+    spacing_mm: tuple[float, float] | None
+
+
+def iter_views(store_paths: list[str], limit: int | None = None) -> Iterator[View]:
+    """Every view of the first ``limit`` studies of each store (a line on stderr after each study)."""
+    from llm_viewer.core.imageio import load_image
+    from llm_viewer.core.store import Store
+
+    for store_path in store_paths:
+        store = Store.open(store_path)
+        for e in store.entries()[:limit]:
+            case = store.load_case(e)
+            img = load_image(store.image_path(e))
+            spacing = case.pixel_spacing_mm or img.pixel_spacing_mm
+            px = np.asarray(img.pixels, dtype=np.float32)
+            gt = {s: {k: (p.x, p.y) for k, p in case.landmarks(s).items()} for s in case.sides}
+            for kind, (x0, y0, x1, y1), sides in make_views(px, gt, float(np.sqrt(spacing[0] * spacing[1])), case):
+                view_gt = {s: {k: (x - x0, y - y0) for k, (x, y) in gt[s].items()
+                               if x0 <= x < x1 and y0 <= y < y1} for s in sides}
+                yield View(e.id, kind, px[y0:y1, x0:x1], {s: v for s, v in view_gt.items() if v}, list(sides),
+                           spacing)
+            print(f"{e.id} done", file=sys.stderr, flush=True)
 
 
 def score_view(result: Any, gt: dict[str, dict[str, tuple[float, float]]], spacing: tuple[float, float] | None
@@ -188,21 +224,9 @@ def main(args: argparse.Namespace) -> int:
     engine = InferenceEngine.from_bundle(args.models, device="cpu")
     rows: dict[str, list[dict[str, Any]]] = {k: [] for k in VIEW_KINDS}
     t0 = time.perf_counter()
-    for store_path in args.data:
-        store = Store.open(store_path)
-        for e in store.entries()[: args.limit]:
-            case = store.load_case(e)
-            img = load_image(store.image_path(e))
-            spacing = case.pixel_spacing_mm or img.pixel_spacing_mm
-            px = np.asarray(img.pixels, dtype=np.float32)
-            gt = {s: {k: (p.x, p.y) for k, p in case.landmarks(s).items()} for s in case.sides}
-            for kind, (x0, y0, x1, y1), sides in make_views(px, gt, float(np.sqrt(spacing[0] * spacing[1])), case):
-                view_gt = {s: {k: (x - x0, y - y0) for k, (x, y) in gt[s].items()
-                               if x0 <= x < x1 and y0 <= y < y1} for s in sides}
-                view_gt = {s: v for s, v in view_gt.items() if v}
-                res = engine.analyze(px[y0:y1, x0:x1])
-                rows[kind].append(score_view(res, view_gt, spacing))
-            print(f"{e.id} done", file=sys.stderr, flush=True)
+    for view in iter_views(args.data, args.limit):
+        res = engine.analyze(view.pixels)
+        rows[view.kind].append(score_view(res, view.gt, view.spacing_mm))
     for store_path in args.single_leg:
         store = Store.open(store_path)
         for e in store.entries()[: args.limit]:

@@ -19,8 +19,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 SPAN = {"knee": ("femoral_condyle_lateral", "femoral_condyle_medial", "tibial_plateau_lateral",
@@ -50,49 +48,38 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from llm_viewer.core.imageio import load_image
-    from llm_viewer.core.store import Store
     from llm_viewer.pipeline.crop import normalize_intensity
     from llm_viewer.pipeline.engine import InferenceEngine
     from llm_viewer.pipeline.sidecue import knee_fibula_vote
-    from training.views_eval import make_views
+    from training.views_eval import iter_views
 
     torch.set_num_threads(2)
     eng = InferenceEngine.from_bundle(args.models, device="cpu")
     stats = {k: {"views": 0, "first": [0, 0, 0], "multi": [0, 0, 0]} for k in KINDS}
     votes = [0, 0, 0]  # right, wrong, none
-    for store_path in args.stores:
-        store = Store.open(store_path)
-        for e in store.entries()[: args.count]:
-            case = store.load_case(e)
-            img = load_image(store.image_path(e))
-            sp = case.pixel_spacing_mm or img.pixel_spacing_mm
-            px = np.asarray(img.pixels, dtype=np.float32)
-            gt = {s: {k: (p.x, p.y) for k, p in case.landmarks(s).items()} for s in case.sides}
-            for kind, (x0, y0, x1, y1), sides in make_views(px, gt, float(np.sqrt(sp[0] * sp[1])), case):
-                if kind not in KINDS:
-                    continue
-                region = KINDS[kind]
-                vgt = {k: (x - x0, y - y0) for k, (x, y) in gt[sides[0]].items() if x0 <= x < x1 and y0 <= y < y1}
-                if not any(k in vgt for k in SPAN[region]):
-                    continue
-                norm = normalize_intensity(px[y0:y1, x0:x1], eng.config.intensity)
-                first = eng._detect_once(norm)
-                multi = eng.detect(norm)
-                st = stats[kind]
-                st["views"] += 1
-                for key, dets in (("first", first), ("multi", multi)):
-                    found, spans, extra = _score(dets, region, vgt)
-                    st[key][0] += found
-                    st[key][1] += spans
-                    st[key][2] += extra
-                if region == "knee":
-                    knees = [d for d in multi if d.region == "knee"]
-                    if knees:
-                        v, _ = knee_fibula_vote(norm, {"knee": max(knees, key=lambda d: d.score)})
-                        truth = 1.0 if sides[0] == "right" else -1.0
-                        votes[0 if v * truth > 0 else (1 if v * truth < 0 else 2)] += 1
-            print(f"{e.id} done", file=sys.stderr, flush=True)
+    for view in iter_views(args.stores, args.count):
+        if view.kind not in KINDS:
+            continue
+        region = KINDS[view.kind]
+        vgt = view.gt.get(view.sides[0], {})
+        if not any(k in vgt for k in SPAN[region]):
+            continue
+        norm = normalize_intensity(view.pixels, eng.config.intensity)
+        first = eng._detect_once(norm)
+        multi = eng.detect(norm)
+        st = stats[view.kind]
+        st["views"] += 1
+        for key, dets in (("first", first), ("multi", multi)):
+            found, spans, extra = _score(dets, region, vgt)
+            st[key][0] += found
+            st[key][1] += spans
+            st[key][2] += extra
+        if region == "knee":
+            knees = [d for d in multi if d.region == "knee"]
+            if knees:
+                v, _ = knee_fibula_vote(norm, {"knee": max(knees, key=lambda d: d.score)})
+                truth = 1.0 if view.sides[0] == "right" else -1.0
+                votes[0 if v * truth > 0 else (1 if v * truth < 0 else 2)] += 1
     print(f"Model `{eng.model_id}`; stores: {', '.join(Path(s).name for s in args.stores)} (first {args.count} each).\n")
     print("| view | views | pass | region found | box spans the region | boxes of other regions |")
     print("|---|---|---|---|---|---|")

@@ -495,6 +495,17 @@ def leg_length_discrepancy_mm(legs: Mapping[str, LegMetrics]) -> float | None:
     return compute_study_metrics(legs).lld_mm
 
 
+def metric_text(key: str, value: object) -> str:
+    """A metric's value as reports print it: one decimal and the unit its key names (``_deg`` °, ``_mm`` mm,
+    ``_pct`` %), other values as they are, ``n/a`` for ``None``."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        unit = {"_deg": "°", "_mm": " mm", "_pct": " %"}.get("_" + key.rsplit("_", 1)[-1], "")
+        return f"{value:.1f}{unit}"
+    return str(value)
+
+
 def normal_range_text(key: str, dash: str = " to ") -> str:
     """The display normal range of ``key`` as text (e.g. ``"84 to 90"``); empty when it has none."""
     if key not in NORMAL_RANGES:

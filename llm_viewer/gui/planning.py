@@ -16,7 +16,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from ..core.landmarks import SIDES
-from ..core.metrics import METRIC_LABELS
+from ..core.metrics import METRIC_LABELS, metric_text
 from ..core.planning import (
     METHOD_LABELS,
     METHODS,
@@ -41,15 +41,6 @@ METRIC_ROWS = ("hka_deg", "wbl_ratio_pct", "mad_mm", "mmpta_deg", "mldfa_deg", "
                "leg_length_mm")
 ROW_LABELS = {"correction": "Correction angle", "wedge": "Wedge height", "length": "Osteotomy length",
               "leg_change": "Leg length change", **{k: METRIC_LABELS[k] for k in METRIC_ROWS}}
-
-
-def _fmt(key: str, value) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        unit = "°" if key.endswith("_deg") else (" mm" if key.endswith("_mm") else (" %" if key.endswith("_pct") else ""))
-        return f"{value:.1f}{unit}"
-    return str(value)
 
 
 def result_texts(res: PlanResult) -> dict[str, str]:
@@ -340,13 +331,13 @@ class PlanningTool(QtCore.QObject):
                 f"{'Opening' if is_opening(self.plan.method) else 'Closing'} wedge height")
         for key, i in p.rows.items():
             pre = res.pre.get(key) if res is not None and key in METRIC_ROWS else None
-            p.table.item(i, 1).setText("" if key in RESULT_ROWS else (_fmt(key, pre) if res else ""))
+            p.table.item(i, 1).setText("" if key in RESULT_ROWS else (metric_text(key, pre) if res else ""))
             if res is None:
                 p.table.item(i, 2).setText("—")
             elif key in RESULT_ROWS:
                 p.table.item(i, 2).setText(result_texts(res)[key])
             else:
-                p.table.item(i, 2).setText(_fmt(key, res.post.get(key)))
+                p.table.item(i, 2).setText(metric_text(key, res.post.get(key)))
         if self.error:
             p.notes.setText(f"<span style='color:#ff6060'>{self.error}</span>")
         else:

@@ -230,6 +230,23 @@ def fibula_vote(norm: np.ndarray, chain: Mapping[str, object]) -> tuple[float, s
     return 0.0, detail
 
 
+def _thin_ridges(peaks: list[tuple[float, float, float]]):
+    """Fibula candidates beside the tibia (``peaks[0]``, the most prominent): the other peaks, strongest first,
+    with at least ``_FIBULA_MIN_STRENGTH`` of its prominence and at most ``_FIBULA_MAX_WIDTH_RATIO`` of its width."""
+    _, tprom, tw = peaks[0]
+    for fx, fprom, fw in peaks[1:]:
+        if fprom < _FIBULA_MIN_STRENGTH * tprom:
+            return
+        if fw <= _FIBULA_MAX_WIDTH_RATIO * tw:
+            yield fx, fprom, fw
+
+
+def _ridge_vote(fx: float, fprom: float, tx: float, tprom: float) -> float:
+    """A fibula's vote: +1 (faint) to +2 (relative prominence 0.3 or more) at -x of the tibia, negative at +x."""
+    sign = 1.0 if fx < tx else -1.0
+    return sign * (1.0 + min(1.0, (fprom / tprom - _FIBULA_MIN_STRENGTH) / 0.25))
+
+
 _BAND_EDGE_FRAC = 0.08
 
 
@@ -251,13 +268,11 @@ def _fibula_in_band(norm: np.ndarray, chain: Mapping[str, object], band: tuple[i
     if len(peaks) < 2:
         return 0.0, "one bone ridge only in the lower-leg profile"
     tx, tprom, tw = peaks[0]
-    for fx, fprom, fw in peaks[1:]:
-        if fprom < _FIBULA_MIN_STRENGTH * tprom:
-            break
-        if fw > _FIBULA_MAX_WIDTH_RATIO * tw or abs(fx - tx) > 0.6 * box_w or _at_band_edge(fx, sub.shape[1]):
+    for fx, fprom, fw in _thin_ridges(peaks):
+        if abs(fx - tx) > 0.6 * box_w or _at_band_edge(fx, sub.shape[1]):
             continue
         sign = 1.0 if fx < tx else -1.0
-        vote = sign * (1.0 + min(1.0, (fprom / tprom - _FIBULA_MIN_STRENGTH) / 0.25))
+        vote = _ridge_vote(fx, fprom, tx, tprom)
         where = "-x (image left)" if sign > 0 else "+x (image right)"
         return float(vote), (f"fibula {where} of the tibia: ridge {fw:.0f} px wide at x {x0 + fx:.0f}, "
                              f"tibia {tw:.0f} px at x {x0 + tx:.0f}, relative prominence {fprom / tprom:.2f}")
@@ -309,15 +324,13 @@ def knee_fibula_vote(norm: np.ndarray, chain: Mapping[str, object]) -> tuple[flo
         if not peaks or len(peaks) < 2:
             continue
         tx, tprom, tw = peaks[0]
-        for fx, fprom, fw in peaks[1:]:
-            if fprom < _FIBULA_MIN_STRENGTH * tprom:
-                break
-            if fw > _FIBULA_MAX_WIDTH_RATIO * tw or not 0.25 * tw <= abs(fx - tx) <= _KNEE_FIBULA_MAX_GAP * tw:
+        for fx, fprom, fw in _thin_ridges(peaks):
+            if not 0.25 * tw <= abs(fx - tx) <= _KNEE_FIBULA_MAX_GAP * tw:
                 continue
             if any(abs(ux - fx) <= max(fw, 0.03 * bw) and up >= 0.5 * fprom and uw < 3 * fw for ux, up, uw in upper):
                 continue  # goes on up past the joint: not a fibula
             sign = 1.0 if fx < tx else -1.0
-            total += sign * (1.0 + min(1.0, (fprom / tprom - _FIBULA_MIN_STRENGTH) / 0.25))
+            total += _ridge_vote(fx, fprom, tx, tprom)
             notes.append(f"x {cx0 + fx:.0f} ({'-x' if sign > 0 else '+x'} of the tibia at x {cx0 + tx:.0f})")
             break
     if not notes:

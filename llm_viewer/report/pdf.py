@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.labels import LabelRequest, marker_rect, place_labels
 from ..core.landmarks import LANDMARK_LABELS
-from ..core.metrics import METRIC_KEYS, METRIC_LABELS, normal_range_text, out_of_range
+from ..core.metrics import METRIC_KEYS, METRIC_LABELS, metric_text, normal_range_text, out_of_range
 from ..core.overlay import angle_labels, leg_lines
 from .model import SPACING_MEANING, CaseReport, ordered_sides
 from .pdf_annotations import annotation_table as _annotation_table
@@ -262,15 +262,6 @@ def _inset_crops(report: CaseReport, shape: tuple[int, int]) -> list[tuple[str, 
     return out
 
 
-def _fmt(key: str, value) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        unit = {"_deg": "°", "_mm": " mm", "_pct": " %"}.get("_" + key.rsplit("_", 1)[-1], "")
-        return f"{value:.1f}{unit}"
-    return str(value)
-
-
 def render_case_pdf(report: CaseReport, out_path: str | Path, options: ReportOptions | None = None) -> None:
     """Write the PDF report of one case: two pages, plus one plan page per osteotomy plan.
 
@@ -497,7 +488,7 @@ def _metrics_table(c, report: CaseReport, x: float, y: float, page_w: float) -> 
                 elif reason is not None:
                     text, unmeasured = reason_cell(reason), True  # core's reason, e.g. "needs diaphysis_center"
                 else:
-                    text = _fmt(key, value)
+                    text = metric_text(key, value)
                     iv = leg.intervals.get(key)
                     if iv is not None and isinstance(value, float):
                         text = iv.text()  # "183.9° ± 0.4°" (90 %, calibrated landmark radii)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.metrics import METRIC_LABELS, normal_range_text, out_of_range
+from ..core.metrics import METRIC_LABELS, metric_text, normal_range_text, out_of_range
 from ..core.planning import METHOD_LABELS, OsteotomyPlan, PlanError, PlanResult, is_opening, parse_plans, simulate
 from .model import CaseReport
 
@@ -153,15 +153,6 @@ def _draw_plan(c, fr, page: PlanPage, line_w: float) -> None:
     c.circle(hx, hy, 2.8, stroke=1, fill=1)
 
 
-def _fmt(key: str, value) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        unit = "°" if key.endswith("_deg") else (" mm" if key.endswith("_mm") else (" %" if key.endswith("_pct") else ""))
-        return f"{value:.1f}{unit}"
-    return str(value)
-
-
 def draw_plan_page(c, report: CaseReport, page: PlanPage, gray: np.ndarray | None, x: float, top: float,
                    page_w: float, bottom: float, dpi: float = 150.0) -> None:
     """Draw one plan page's body between ``top`` and ``bottom`` (the caller draws header and footer)."""
@@ -267,7 +258,7 @@ def _plan_table(c, res: PlanResult, plan: OsteotomyPlan, x: float, y: float, pag
         for cx, value in ((cols[1], res.pre.get(key)), (cols[2], res.post.get(key))):
             flag = out_of_range(key, round(value, 1) if isinstance(value, float) else None)  # as printed
             c.setFillColorRGB(*((0.8, 0, 0) if flag else (0, 0, 0)))
-            c.drawString(cx, y, _fmt(key, value) + (" *" if flag else ""))
+            c.drawString(cx, y, metric_text(key, value) + (" *" if flag else ""))
         c.setFillColorRGB(0, 0, 0)
         c.drawString(cols[3], y, normal_range_text(key))
         y -= 10.5

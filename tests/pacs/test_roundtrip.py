@@ -13,6 +13,7 @@ from pydicom import dcmread
 
 from llm_viewer.pacs import find_series, find_studies, retrieve_study, send_files
 
+from ..report.sr_content import measurement_groups
 from .studies import synthetic_study
 
 ENCAPSULATED_PDF = "1.2.840.10008.5.1.4.1.1.104.1"
@@ -34,25 +35,6 @@ def analyse_into_case(image_path, case_path):
     case.set_image(image_path, case_path, width_px=width_px, height_px=height_px)
     save_case(case, case_path)
     return doc
-
-
-def _walk(items, out):
-    for item in items:
-        out.append(item)
-        if "ContentSequence" in item:
-            _walk(item.ContentSequence, out)
-    return out
-
-
-def _leg_groups(sr):
-    """TID 1501 measurement groups (125007) keyed by tracking identifier (112039)."""
-    groups = {}
-    for item in _walk(sr.ContentSequence, []):
-        if item.ValueType == "CONTAINER" and item.ConceptNameCodeSequence[0].CodeValue == "125007":
-            ident = next(c.TextValue for c in item.ContentSequence
-                         if c.ConceptNameCodeSequence[0].CodeValue == "112039")
-            groups[ident] = item
-    return groups
 
 
 @pytest.mark.slow
@@ -107,7 +89,7 @@ def test_round_trip_through_orthanc(orthanc, tmp_path):
         "application/pdf"
     assert sc.pixel_array.ndim == 3 and sc.pixel_array.shape[2] == 3 and sc.StudyInstanceUID == study_uid
 
-    groups = _leg_groups(sr)
+    groups = measurement_groups(sr)
     for side in sides:
         group = groups[f"{side} leg"]
         points = {codes.landmark_of(i.ConceptNameCodeSequence[0].CodeValue): [float(v) for v in i.GraphicData]

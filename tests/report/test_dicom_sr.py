@@ -17,6 +17,8 @@ from llm_viewer.core.metrics import METRIC_KEYS, compute_leg_metrics, compute_st
 from llm_viewer.report import dicom_codes as C
 from llm_viewer.report.dicom_results import DicomResultsError, write_dicom_results
 
+from .sr_content import measurement_groups, walk
+
 SPEC = Path(__file__).resolve().parents[1] / "data" / "spec" / "alignment_examples.json"
 SCALE = 0.1
 DX = "1.2.840.10008.5.1.4.1.1.1.1"
@@ -94,25 +96,6 @@ def make_dicom_case(tmp_path: Path, *, approve: bool = True, fingerprint: bool =
     return case_path
 
 
-def _walk(items, out):
-    for item in items:
-        out.append(item)
-        if "ContentSequence" in item:
-            _walk(item.ContentSequence, out)
-    return out
-
-
-def _groups(sr):
-    """Measurement groups keyed by tracking identifier."""
-    out = {}
-    for item in _walk(sr.ContentSequence, []):
-        if item.ValueType == "CONTAINER" and item.ConceptNameCodeSequence[0].CodeValue == "125007":
-            ident = next(c.TextValue for c in item.ContentSequence
-                         if c.ConceptNameCodeSequence[0].CodeValue == "112039")
-            out[ident] = item
-    return out
-
-
 def _children(group, value_type):
     return [c for c in group.ContentSequence if c.ValueType == value_type]
 
@@ -125,7 +108,7 @@ def test_landmarks_and_metrics_round_trip(tmp_path):
     sr = dcmread(res.sr_path)
     case = load_case(case_path)
     src = dcmread(tmp_path / "leg.dcm", stop_before_pixels=True)
-    groups = _groups(sr)
+    groups = measurement_groups(sr)
     assert set(groups) == {"right leg", "left leg", "both legs"}
     legs = {}
     for side in ("right", "left"):
@@ -165,7 +148,7 @@ def test_landmarks_and_metrics_round_trip(tmp_path):
     lld = _children(groups["both legs"], "NUM")[0].MeasuredValueSequence[0]
     assert float(lld.NumericValue) == pytest.approx(compute_study_metrics(legs).lld_mm, abs=1e-9)
     units = {it.MeasuredValueSequence[0].MeasurementUnitsCodeSequence[0].CodeValue
-             for it in _walk(sr.ContentSequence, []) if it.ValueType == "NUM"}
+             for it in walk(sr.ContentSequence) if it.ValueType == "NUM"}
     assert {"deg", "mm", "%", "1"} <= units
 
 
@@ -205,7 +188,7 @@ def test_approved_case_is_verified_by_its_approver(tmp_path):
     obs = _observers(sr)
     assert obs["Person Observer Name"] == "House^Gregory"
     assert obs["Device Observer Name"] == "llm-viewer"
-    texts = [str(it.TextValue) for it in _walk(sr.ContentSequence, []) if it.ValueType == "TEXT"]
+    texts = [str(it.TextValue) for it in walk(sr.ContentSequence) if it.ValueType == "TEXT"]
     assert "sgr-test-1" in texts  # algorithm version = the model id
     assert res.warnings == []
 
@@ -240,7 +223,7 @@ def test_unverifiable_approval_is_verified_with_a_warning(tmp_path):
 def test_missing_landmark_omits_its_metrics_with_the_reason(tmp_path):
     case_path = make_dicom_case(tmp_path, drop=(("left", "diaphysis_center"),))
     sr = dcmread(write_dicom_results(case_path, tmp_path / "out", include=("sr",)).sr_path)
-    left = _groups(sr)["left leg"]
+    left = measurement_groups(sr)["left leg"]
     nums = {it.ConceptNameCodeSequence[0].CodeValue for it in _children(left, "NUM")}
     assert C.METRIC_CODES["fva_deg"][0].value not in nums
     assert C.METRIC_CODES["hka_deg"][0].value in nums
@@ -262,7 +245,7 @@ def test_plan_group(tmp_path):
             "created_by": "Dr Plan", "created_at": "2026-12-01T10:00:00Z"}
     sr = dcmread(write_dicom_results(make_dicom_case(tmp_path, plans=[plan]), tmp_path / "o",
                                      include=("sr",)).sr_path)
-    group = _groups(sr)["osteotomy plan plan-1234abcd (right)"]
+    group = measurement_groups(sr)["osteotomy plan plan-1234abcd (right)"]
     nums = {it.ConceptNameCodeSequence[0].CodeValue: float(it.MeasuredValueSequence[0].NumericValue)
             for it in _children(group, "NUM")}
     assert nums == {"TGT-WBL": 62.5, "CORR-ANGLE": 7.25, "WEDGE-HEIGHT": 9.5, "POST-HKA": 182.5,
