@@ -11,13 +11,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..core.landmarks import REGION_LANDMARKS, REGIONS
+from ..core.landmarks import REGIONS
 from . import decode
 from .bundle import MODEL_NAMES, load_bundle, load_state_dict_checked
 from .calibration import Calibration, apply_calibration, load_calibration, not_analysed_report
@@ -38,7 +37,15 @@ from .marker import marker_warnings, read_side_markers
 from .models import build_detector, build_landmark_model, fold_batchnorm, skip_random_init
 from .multiscale import detect_multiscale
 from .refine import Refiner
-from .sidecue import SideEvidence, fibula_vote, knee_fibula_vote, mirror_vote_from_scores
+from .results import (
+    AnalysisCancelled,
+    AnalysisResult,
+    LandmarkPrediction,
+    LegPrediction,
+    RoiBox,
+    flag_landmarks,
+)
+from .sidecue import fibula_vote, knee_fibula_vote, mirror_vote_from_scores
 
 ProgressFn = Callable[[float, str], None]
 CancelFn = Callable[[], bool]
@@ -47,40 +54,6 @@ _MIN_SIDE_PX = 32
 _MIRROR_REGIONS = ("knee", "ankle")  # the hip (a round head) and the diaphysis (a tube) look alike mirrored
 _LOW_RES_IMAGE_PX = 256  # an image narrower than this (its smaller side): the resolution limits accuracy
 _TTA_SHIFTS = ((0.03, 0.03, 1.0), (-0.03, -0.03, 1.06))  # (dx, dy as fraction of side, scale)
-
-
-@dataclass(frozen=True)
-class LandmarkPrediction:
-    """One landmark in original pixels with its trust measure (see :mod:`llm_viewer.pipeline.decode`)."""
-
-    x_px: float
-    y_px: float
-    score: float
-    uncertainty_px: float
-    seg_peak_xy_px: tuple[float, float] | None
-    flagged: bool = False
-    tta_spread_px: float = 0.0
-    """Test-time spread of the first stage (0 unless ``tta=True``)."""
-    radius90_px: float | None = None
-    """Calibrated radius (original px) that holds the true point with the calibration's probability (90 %);
-    ``None`` when the bundle has no calibration (:mod:`llm_viewer.pipeline.calibration`)."""
-    ood_score: float | None = None
-    """Distance from the calibration (training) distribution, 1 = threshold; ``None`` when uncalibrated."""
-    ood: bool = False
-    """The landmark (or its image) is unlike the calibration data: check it."""
-
-
-@dataclass(frozen=True)
-class RoiBox:
-    """A detected region assigned to a leg; edges in original pixels (pixel-centre convention)."""
-
-    side: str
-    region: str
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    score: float
 
 
 NOISE_CORRELATION = 0.2
@@ -101,80 +74,6 @@ def neighbour_correlation(grey: np.ndarray, max_rows: int = 512) -> float:
     b -= b.mean()
     den = float(np.sqrt((a * a).sum() * (b * b).sum()))
     return float((a * b).sum() / den) if den > 0 else 1.0
-
-
-@dataclass
-class LegPrediction:
-    side: str
-    landmarks: dict[str, LandmarkPrediction]
-    missing_regions: list[str]
-    absent_regions: dict[str, str] = field(default_factory=dict)
-    """Each missing region -> why: ``"not in the image"`` (it would lie beyond the image edge) or
-    ``"not detected"`` (:func:`llm_viewer.pipeline.legs.absent_reasons`)."""
-    side_evidence: SideEvidence | None = None
-    """How the side was decided: by position (two legs) or which anatomical cues (one leg), every cue's vote."""
-    resolution_limited: dict[str, float] = field(default_factory=dict)
-    """Regions whose ROI box (larger side, original px) is under half the model's input size, and the size:
-    the image resolution, not the model, limits their landmarks' accuracy."""
-
-
-@dataclass
-class AnalysisResult:
-    legs: dict[str, LegPrediction]
-    rois: list[RoiBox]
-    warnings: list[str]
-    timings_s: dict[str, float]
-    model_id: str
-    device: str
-    image_size_px: tuple[int, int] = (0, 0)  # (width, height)
-    unassigned_rois: list[RoiBox] = field(default_factory=list)
-    review_regions: list[tuple[str, str]] = field(default_factory=list)
-    """``(side, region)`` whose ROI box is a guess (one detected box over both legs, split in two): their
-    landmarks stay flagged whatever the maps say (see :func:`flag_landmarks`)."""
-    mirrored_suspect: bool = False
-    """Two legs whose anatomy both contradict their left/right positions (lateral sides towards the midline):
-    panels mirrored one by one, or failed cues (see :class:`llm_viewer.pipeline.legs.LegAssignment`); or a
-    lead side marker that reads mirrored (:mod:`llm_viewer.pipeline.marker`)."""
-    side_markers: list = field(default_factory=list)
-    """Lead side markers read in the image (:class:`llm_viewer.pipeline.marker.MarkerReading`, best first)."""
-    stage1_xy_px: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
-    """``(side, landmark) -> (x, y)`` of the first stage, before refinement (what the calibration reads)."""
-    uncertainty: object | None = None
-    """:class:`llm_viewer.pipeline.calibration.UncertaintyReport`: calibration status and OOD flag."""
-    detection_zoom_out: float = 1.0
-    """1.0, or the factor the image was zoomed out by for the detector (a view without a whole leg: a knee or
-    an ankle alone; :mod:`llm_viewer.pipeline.multiscale`)."""
-
-
-def flag_landmarks(result: AnalysisResult) -> None:
-    """Flag for review what a person must look at, in place, and say why in ``result.warnings``.
-
-    * every landmark of ``result.review_regions`` (a guessed ROI box);
-    * the landmarks of every implausible relation found by :func:`llm_viewer.core.plausibility.check_leg`
-      (a landmark that jumped to a look-alike, e.g. the other leg's malleolus).
-
-    The engine calls it after its landmark stage when it does not refine; :meth:`Refiner.apply`, which
-    recomputes ``flagged`` from its own maps, calls it at its end. Idempotent (a warning is added once).
-    """
-    from ..core.plausibility import check_leg
-
-    marks: list[tuple[str, str]] = []
-    for side, region in result.review_regions:
-        marks += [(side, lm) for lm in REGION_LANDMARKS.get(region, ())]
-    for side, leg in result.legs.items():
-        for issue in check_leg(side, {k: (p.x_px, p.y_px) for k, p in leg.landmarks.items()}):
-            marks += [(side, lm) for lm in issue.landmarks]
-            message = f"{issue.message}: these landmarks are flagged for review"
-            if message not in result.warnings:
-                result.warnings.append(message)
-    for side, lm in marks:
-        leg = result.legs.get(side)
-        if leg is not None and lm in leg.landmarks and not leg.landmarks[lm].flagged:
-            leg.landmarks[lm] = replace(leg.landmarks[lm], flagged=True)
-
-
-class AnalysisCancelled(Exception):
-    """Raised by :meth:`InferenceEngine.analyze` when its ``cancel`` callback returns true."""
 
 
 def resolve_device(device: str = "auto") -> torch.device:

@@ -38,6 +38,7 @@ from . import decode
 from .config import BundleError, RegionModelConfig
 from .crop import Box, apply_affine, crop_affine, invert_affine, warp_crop
 from .models import VGGUNet
+from .results import flag_landmarks
 
 REFINE_JSON = "refine.json"
 REFINE_FORMAT_VERSION = 1
@@ -262,8 +263,6 @@ class Refiner:
         A second pass recovers points whose first-stage error was near the edge of the patch; returns the
         number of point moves. See :meth:`apply_once`.
         """
-        from .engine import flag_landmarks
-
         moved = sum(self.apply_once(norm, result, region_configs) for _ in range(max(1, iterations)))
         flag_landmarks(result)
         return moved

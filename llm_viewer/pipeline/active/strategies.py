@@ -37,7 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from ...core.landmarks import LANDMARK_IDS
-from ..engine import AnalysisResult, LandmarkPrediction
+from ..results import AnalysisResult, LandmarkPrediction
 
 MISSING_PENALTY_MM = 50.0
 """Value of a landmark the pipeline did not place (a missing region is the most useful label there is)."""
