@@ -128,9 +128,18 @@ def randomize(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def fov_crop(img: np.ndarray, boxes: np.ndarray, labels: np.ndarray, content_wh: tuple[float, float],
-             rng: np.random.Generator, *, keep_frac: float = 0.6) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             rng: np.random.Generator, *, keep_frac: float = 0.6, p_anatomical: float = 0.4,
+             p_zoom_out: float = 0.5, max_zoom_out: float = 2.2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A random part of a letterboxed film, letterboxed again into the same canvas (a partial view): one leg,
     a band of 10–75 % of the height (a knee or an ankle alone, hip to knee...), or both.
+
+    With probability ``p_anatomical`` the band's edges are placed at the regions instead of at random heights:
+    it starts at or a little above one region box and ends a little below the same or a lower one, as
+    clinics cut their films (a knee alone, an ankle alone, hip to knee ending on the proximal tibia). The
+    detector otherwise learns that whatever sits on the content's bottom edge is an ankle. A band is then
+    shrunk, with probability ``p_zoom_out``, by up to ``max_zoom_out`` below the size that fills the canvas
+    (the engine's zoomed-out detection passes, :mod:`llm_viewer.pipeline.multiscale`, show a knee or an ankle
+    alone at 1/1.5 and 1/2 of that size).
 
     Parameters
     ----------
@@ -143,6 +152,8 @@ def fov_crop(img: np.ndarray, boxes: np.ndarray, labels: np.ndarray, content_wh:
         Width and height of the film inside the canvas.
     keep_frac : float
         A box is kept when at least this share of its area stays in the view (then clipped to it).
+    p_anatomical, p_zoom_out, max_zoom_out : float
+        See above.
 
     Returns
     -------
@@ -156,14 +167,19 @@ def fov_crop(img: np.ndarray, boxes: np.ndarray, labels: np.ndarray, content_wh:
         x1 = x0 + cw * rng.uniform(0.45, 0.6)
     else:
         x0, x1 = 0.0, cw
-    frac = rng.uniform(0.1, 0.75) if kind >= 0.35 or rng.random() < 0.5 else 1.0
+    band = kind >= 0.35 or rng.random() < 0.5
+    frac = rng.uniform(0.1, 0.75) if band else 1.0
     y0 = rng.uniform(0.0, 1.0 - frac) * ch
     y1 = y0 + frac * ch
+    if band and len(boxes) and rng.random() < p_anatomical:
+        y0, y1 = _anatomical_band(boxes, ch, rng)
     x0, x1 = max(0.0, x0), min(cw, x1)
     view = img[int(y0):int(np.ceil(y1)), int(x0):int(np.ceil(x1))]
     if view.shape[0] < 8 or view.shape[1] < 8:
         return img, boxes, labels
     s = min(W / view.shape[1], H / view.shape[0])
+    if band and rng.random() < p_zoom_out:
+        s /= rng.uniform(1.0, max_zoom_out)
     nw, nh = max(1, int(view.shape[1] * s)), max(1, int(view.shape[0] * s))
     out = np.zeros_like(img)
     out[:nh, :nw] = cv2.resize(view, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
@@ -179,3 +195,17 @@ def fov_crop(img: np.ndarray, boxes: np.ndarray, labels: np.ndarray, content_wh:
         keep_l.append(lab)
     nb = np.asarray(keep_b, dtype=np.float32).reshape(-1, 4)
     return out, nb, np.asarray(keep_l, dtype=labels.dtype)
+
+
+def _anatomical_band(boxes: np.ndarray, content_h: float, rng: np.random.Generator) -> tuple[float, float]:
+    """``(y0, y1)`` of a band that starts at one region box (or the film's top) and ends just below the same
+    or a lower one (:func:`fov_crop`)."""
+    order = np.argsort(boxes[:, 1])
+    i = int(rng.integers(len(order)))
+    j = int(rng.integers(i, len(order)))
+    top, bottom = boxes[order[i]], boxes[order[j]]
+    y0 = 0.0 if rng.random() < 0.3 else max(0.0, top[1] - rng.uniform(0.0, 0.5) * (top[3] - top[1]))
+    y1 = min(content_h, bottom[3] + rng.uniform(-0.1, 0.9) * (bottom[3] - bottom[1]))
+    if y1 - y0 < 8:
+        y1 = min(content_h, y0 + 8)
+    return float(y0), float(y1)

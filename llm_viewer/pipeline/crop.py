@@ -101,14 +101,17 @@ class Letterbox:
     matrix: np.ndarray  # original -> canvas, 2×3
 
 
-def letterbox(image: np.ndarray, width_px: int, height_px: int) -> Letterbox:
+def letterbox(image: np.ndarray, width_px: int, height_px: int, zoom_out: float = 1.0) -> Letterbox:
     """Resample ``image`` to fit ``width_px × height_px`` (area averaging when shrinking), pad with zeros.
 
     The returned matrix uses the exact per-axis scale of the resampled size: a pixel-centre point ``x``
-    maps to ``(x + 0.5) * s - 0.5``.
+    maps to ``(x + 0.5) * s - 0.5``. ``zoom_out`` > 1 shrinks the image by that factor below the scale that
+    fits (the image as if padded right and bottom to ``zoom_out`` times its size: :mod:`.multiscale`).
     """
+    if not zoom_out >= 1.0:
+        raise ValueError(f"zoom_out must be >= 1, got {zoom_out}")
     h, w = image.shape[:2]
-    s = min(width_px / w, height_px / h)
+    s = min(width_px / w, height_px / h) / zoom_out
     nw = min(width_px, max(1, int(round(w * s))))
     nh = min(height_px, max(1, int(round(h * s))))
     interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR

@@ -223,14 +223,18 @@ class InferenceEngine:
         says which pass was kept.
         """
         first = self._detect_once(image_norm, lb)
-        dets, choice = detect_multiscale(image_norm, self._detect_once, first, self.config.detector.zoom_out_factors)
+        dets, choice = detect_multiscale(image_norm, lambda f: self._detect_once(image_norm, zoom_out=f), first,
+                                         self.config.detector.zoom_out_factors)
         self.last_zoom_out = choice.zoom_out
         return dets
 
-    def _detect_once(self, image_norm: np.ndarray, lb: Letterbox | None = None) -> list[Detection]:
+    def _detect_once(self, image_norm: np.ndarray, lb: Letterbox | None = None, zoom_out: float = 1.0
+                     ) -> list[Detection]:
+        """One detector pass; with ``zoom_out`` > 1 on the image shrunk that much in the canvas, its boxes not
+        clipped to the image (:func:`.multiscale.detect_multiscale` clips them)."""
         dcfg = self.config.detector
         if lb is None:
-            lb = letterbox(image_norm, dcfg.input_width_px, dcfg.input_height_px)
+            lb = letterbox(image_norm, dcfg.input_width_px, dcfg.input_height_px, zoom_out)
         x = torch.from_numpy(lb.pixels).to(self._device)[None].expand(3, -1, -1)
         with torch.inference_mode(), self._autocast():
             out = self.detector([x])[0]
@@ -245,8 +249,8 @@ class InferenceEngine:
                 continue
             # torchvision boxes have the canvas extent [0, W]; our pixel-centre convention has [-0.5, W-0.5].
             p = apply_affine(inv, np.array([[b[0] - 0.5, b[1] - 0.5], [b[2] - 0.5, b[3] - 0.5]]))
-            x0, x1 = np.clip(p[:, 0], -0.5, w - 0.5)
-            y0, y1 = np.clip(p[:, 1], -0.5, h - 0.5)
+            x0, x1 = p[:, 0] if zoom_out > 1.0 else np.clip(p[:, 0], -0.5, w - 0.5)
+            y0, y1 = p[:, 1] if zoom_out > 1.0 else np.clip(p[:, 1], -0.5, h - 0.5)
             if x1 - x0 < 1 or y1 - y0 < 1:
                 continue
             dets.append(Detection(REGIONS[int(lab) - 1], Box(float(x0), float(y0), float(x1), float(y1)), float(s)))
@@ -329,12 +333,12 @@ class InferenceEngine:
             for region in REGIONS:
                 if region in chain:
                     d = chain[region]
-                    assigned.add(id(d))
+                    assigned.add(id(d.box))  # by box: a knee alias shares its ankle box (legs.knee_aliases)
                     result.rois.append(RoiBox(side, region, d.box.x0, d.box.y0, d.box.x1, d.box.y1, d.score))
         result.review_regions = [(side, region) for side, chain in assignment.legs.items()
-                                 for region, d in chain.items() if d.split]
+                                 for region, d in chain.items() if d.split or d.relabelled_from]
         result.unassigned_rois = [RoiBox("", d.region, d.box.x0, d.box.y0, d.box.x1, d.box.y1, d.score)
-                                  for d in dets if id(d) not in assigned]
+                                  for d in dets if id(d.box) not in assigned]
         self._check_resolution(result, assignment.legs, norm.shape)
         result.side_markers = read_side_markers(norm)
         for msg in marker_warnings(result.side_markers, result.legs):

@@ -77,6 +77,10 @@ films the knee at the bottom edge is often also boxed as an "ankle", right where
 typical diaphysis-ankle offset below the diaphysis (the knee's own offset is 0.42 of it)."""
 _OFFSET_SAFETY = 0.85  # outside the image only if 0.85 of the typical offset is beyond the edge (smallest seen: 0.87)
 
+_ALIAS_MAX_OFFSET = 1.5
+"""An "ankle" box whose centre lies at most this × the diaphysis box's larger side below the diaphysis centre is
+in the knee's place (typical offsets: knee 1.10, ankle 2.63; :func:`knee_aliases`)."""
+_ALIAS_SCORE = 0.9  # a knee alias scores this share of the ankle box's score: a box detected as knee wins
 _MAX_CANDIDATES = 3
 _AMBIGUOUS_BAND = 0.25  # |cx - midline| below this × width: either leg
 _MIDLINE_BAND = 0.1  # below this × width: only with a partner box in the other leg
@@ -91,6 +95,9 @@ class Detection:
     box: Box
     score: float
     split: bool = False  # one of the two halves of a box over both legs (rule 5): its landmarks are flagged
+    relabelled_from: str = ""
+    """The class the detector gave a box that is used as another region (:func:`knee_aliases`): its landmarks
+    are flagged."""
 
 
 @dataclass
@@ -132,6 +139,43 @@ def dedupe(detections: list[Detection], iou_threshold: float = 0.5) -> list[Dete
         if all(k.region != det.region or _iou(k.box, det.box) <= iou_threshold for k in kept):
             kept.append(det)
     return kept
+
+
+def knee_aliases(dets: list[Detection]) -> list[Detection]:
+    """Knee candidates for "ankle" boxes that sit in the knee's place below a femoral diaphysis box.
+
+    A film cut below the knee (hip to knee) ends on the proximal tibia, and a detector trained mostly on
+    whole legs, where the content's bottom edge is the ankle, often boxes the knee there as an ankle. Such a
+    box cannot be the ankle: it lies at most ``_ALIAS_MAX_OFFSET`` × the diaphysis box's larger side below
+    the diaphysis centre (the knee's typical offset is 1.10, the ankle's 2.63), under it. Each is offered
+    once more, as a knee scored ``_ALIAS_SCORE`` × its score with ``relabelled_from="ankle"``, unless a knee box
+    already covers it (IoU > 0.3); the chain search then picks whichever reading is consistent.
+
+    Parameters
+    ----------
+    dets : list of Detection
+
+    Returns
+    -------
+    list of Detection
+        ``dets`` followed by the aliases.
+    """
+    out = list(dets)
+    for a in dets:
+        if a.region != "ankle":
+            continue
+        for d in dets:
+            if d.region != "diaphysis":
+                continue
+            size = max(d.box.width, d.box.height)
+            dy = a.box.cy - d.box.cy
+            if not (0.0 < dy <= _ALIAS_MAX_OFFSET * size and abs(a.box.cx - d.box.cx) < max(a.box.width, d.box.width)):
+                continue
+            if any(k.region == "knee" and _iou(k.box, a.box) > 0.3 for k in dets):
+                break
+            out.append(Detection("knee", a.box, a.score * _ALIAS_SCORE, a.split, relabelled_from="ankle"))
+            break
+    return out
 
 
 def _midline(dets: list[Detection]) -> float | None:
@@ -317,7 +361,7 @@ def assign_legs(detections: list[Detection], *, image_norm: np.ndarray | None = 
     LegAssignment
     """
     out = LegAssignment()
-    dets = dedupe(detections, duplicate_iou)
+    dets = knee_aliases(dedupe(detections, duplicate_iou))
     if not dets:
         out.warnings.append("no hip, diaphysis, knee or ankle region was detected: is this a full-leg radiograph?")
         return out
@@ -372,7 +416,15 @@ def assign_legs(detections: list[Detection], *, image_norm: np.ndarray | None = 
         else:
             _check_positions(out, image_norm, matrix, side_cues)
     used = {id(d) for chain in out.legs.values() for d in chain.values()}
+    used |= {id(a) for a in dets for chain in out.legs.values() for d in chain.values()
+             if d.relabelled_from and a.box is d.box}  # the ankle box taken as a knee is used too
     for side, chain in out.legs.items():
+        for region, d in chain.items():
+            if d.relabelled_from:
+                out.warnings.append(
+                    f"{side} leg: the box detected as {d.relabelled_from} (y {d.box.y0:.0f}-{d.box.y1:.0f}) lies "
+                    f"right below the femoral diaphysis, where the {region} belongs: it was taken for the "
+                    f"{region}, whose landmarks are flagged for review")
         missing = [r for r in REGIONS if r not in chain]
         out.missing[side] = missing
         out.absent[side] = absent_reasons(chain, missing, image_height_px)

@@ -8,9 +8,10 @@ a knee, or none at all (the views table of #17: knee only 83 % of landmarks "fou
 only 22 %).
 
 So when the first pass does not find a complete leg (all four regions), the image is also run *zoomed out*:
-padded right and bottom with zeros (what the letterbox pads with) to :data:`DEFAULT_ZOOM_OUT_FACTORS` times its
-width and height, which shrinks its content by the same factor in the canvas. The boxes of the padded image
-are already in original pixels (the padding lies right and below), clipped to the image. The pass kept is the
+letterboxed at 1 / :data:`DEFAULT_ZOOM_OUT_FACTORS` of the scale that fills the canvas
+(:func:`llm_viewer.pipeline.crop.letterbox` with ``zoom_out``), as if it were padded right and bottom with
+zeros to that many times its width and height, without making that padded copy (360 MB at 2× for a
+full-size film). Its boxes, in original pixels, are clipped to the image. The pass kept is the
 one whose mean best score per region is highest, an alternative only when it beats the first pass by more than
 :data:`SWITCH_MARGIN`. On 119 generated knee-only and 119 ankle-only views (versions 6, 4, 2; the detector's
 own boxes): knee boxes spanning the whole knee 80 → 104, ankles found 28 → 107, boxes of other regions 31 → 4
@@ -22,7 +23,7 @@ A film showing a whole leg finds all four regions in the first pass and costs no
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -67,16 +68,6 @@ def mean_top_score(detections: Sequence[Detection]) -> float:
     return float(np.mean(list(best.values()))) if best else 0.0
 
 
-def zoomed_out(image_norm: np.ndarray, factor: float) -> np.ndarray:
-    """``image_norm`` padded right and bottom with zeros to ``factor`` times its width and height."""
-    if not factor > 1.0:
-        raise ValueError(f"zoom-out factor must be > 1, got {factor}")
-    h, w = image_norm.shape[:2]
-    out = np.zeros((max(h, int(round(h * factor))), max(w, int(round(w * factor)))), dtype=np.float32)
-    out[:h, :w] = image_norm
-    return out
-
-
 def clip_to_image(detections: Sequence[Detection], width_px: int, height_px: int) -> list[Detection]:
     """Boxes of a padded pass clipped to the image; those mostly in the padding are dropped."""
     out: list[Detection] = []
@@ -88,11 +79,11 @@ def clip_to_image(detections: Sequence[Detection], width_px: int, height_px: int
             continue
         if (x1 - x0) * (y1 - y0) < _MIN_INSIDE_FRAC * b.width * b.height:
             continue
-        out.append(Detection(d.region, Box(float(x0), float(y0), float(x1), float(y1)), d.score, d.split))
+        out.append(replace(d, box=Box(float(x0), float(y0), float(x1), float(y1))))
     return out
 
 
-def detect_multiscale(image_norm: np.ndarray, run: Callable[[np.ndarray], list[Detection]],
+def detect_multiscale(image_norm: np.ndarray, run: Callable[[float], list[Detection]],
                       first: list[Detection], factors: Sequence[float] = DEFAULT_ZOOM_OUT_FACTORS
                       ) -> tuple[list[Detection], ScaleChoice]:
     """The first pass, or a zoomed-out one when the first finds no complete leg (see the module docstring).
@@ -102,7 +93,8 @@ def detect_multiscale(image_norm: np.ndarray, run: Callable[[np.ndarray], list[D
     image_norm : numpy.ndarray
         Intensity-normalised image (original pixels).
     run : callable
-        Runs the detector on an image like ``image_norm``; boxes in that image's pixels.
+        ``run(zoom_out)`` runs the detector on ``image_norm`` letterboxed at 1 / ``zoom_out`` of the scale that
+        fills its canvas; boxes in ``image_norm``'s pixels, not clipped to it.
     first : list of Detection
         The first pass (on ``image_norm`` itself).
     factors : sequence of float
@@ -118,7 +110,9 @@ def detect_multiscale(image_norm: np.ndarray, run: Callable[[np.ndarray], list[D
     h, w = image_norm.shape[:2]
     best_f, best, best_score = 1.0, list(first), scores[1.0]
     for f in factors:
-        dets = clip_to_image(run(zoomed_out(image_norm, float(f))), w, h)
+        if not f > 1.0:
+            raise ValueError(f"zoom-out factor must be > 1, got {f}")
+        dets = clip_to_image(run(float(f)), w, h)
         scores[float(f)] = s = mean_top_score(dets)
         if s > best_score + SWITCH_MARGIN:
             best_f, best, best_score = float(f), dets, s

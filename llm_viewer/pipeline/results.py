@@ -69,7 +69,8 @@ class AnalysisResult:
     image_size_px: tuple[int, int] = (0, 0)  # (width, height)
     unassigned_rois: list[RoiBox] = field(default_factory=list)
     review_regions: list[tuple[str, str]] = field(default_factory=list)
-    """``(side, region)`` whose ROI box is a guess (one detected box over both legs, split in two): their
+    """``(side, region)`` whose ROI box is a guess (one detected box over both legs, split in two, or a box of
+    another class taken for this region: :func:`llm_viewer.pipeline.legs.knee_aliases`): their
     landmarks stay flagged whatever the maps say (see :func:`flag_landmarks`)."""
     mirrored_suspect: bool = False
     """Two legs whose anatomy both contradict their left/right positions (lateral sides towards the midline):

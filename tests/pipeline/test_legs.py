@@ -6,7 +6,7 @@ import numpy as np
 
 from llm_viewer.core.landmarks import REGIONS
 from llm_viewer.pipeline.crop import Box, scale_matrix
-from llm_viewer.pipeline.legs import Detection, assign_legs, best_chain, dedupe
+from llm_viewer.pipeline.legs import Detection, assign_legs, best_chain, dedupe, knee_aliases
 from llm_viewer.pipeline.side import infer_single_leg_side
 
 from .conftest import leg_boxes, two_leg_boxes
@@ -195,3 +195,38 @@ def test_a_lone_weak_box_beside_a_leg_does_not_make_a_second_leg():
     assert sorted(a.legs) == ["left", "right"]
     a = assign_legs(leg + [stray], side_cues=lambda chain: {"fibula": (2.0, "")})
     assert sorted(a.legs) == ["left", "right"] and not a.single_leg
+
+
+def _hip_to_knee_film(left_knee_as: str) -> list[Detection]:
+    """Boxes of a generated hip-to-knee view (synth-9006-000000 cut 80 mm below the knees)."""
+    return [Detection("hip", Box(174, 292, 513, 658), 0.98), Detection("diaphysis", Box(160, 766, 434, 1578), 0.99),
+            Detection("knee", Box(275, 1828, 604, 2142), 0.79),
+            Detection("hip", Box(870, 300, 1205, 654), 0.99), Detection("diaphysis", Box(938, 748, 1207, 1552), 0.98),
+            Detection(left_knee_as, Box(920, 1826, 1250, 2068), 0.84)]
+
+
+def test_an_ankle_box_right_below_the_diaphysis_is_taken_for_the_knee_and_flagged():
+    out = assign_legs(_hip_to_knee_film("ankle"), image_width_px=1400, image_height_px=2246)
+    left = out.legs["left"]
+    assert set(left) == {"hip", "diaphysis", "knee"}
+    assert left["knee"].relabelled_from == "ankle" and left["knee"].score < 0.84
+    assert out.legs["right"]["knee"].relabelled_from == ""
+    assert any("left leg: the box detected as ankle" in w and "taken for the knee" in w for w in out.warnings)
+    assert not any("discarded as out of anatomical order" in w for w in out.warnings)
+    assert out.absent["left"]["ankle"] == "not in the image"
+
+
+def test_a_knee_box_and_an_ankle_in_its_place_give_no_alias():
+    dets = _hip_to_knee_film("knee") + [Detection("ankle", Box(925, 1830, 1245, 2070), 0.6)]
+    out = assign_legs(dets, image_width_px=1400, image_height_px=2246)
+    assert out.legs["left"]["knee"].relabelled_from == "" and out.legs["left"]["knee"].score == 0.84
+    assert not any("taken for the knee" in w for w in out.warnings)
+
+
+def test_an_ankle_at_the_ankles_place_stays_an_ankle():
+    # a whole leg whose knee was missed: the ankle lies 2.6 diaphysis lengths below, not where the knee is
+    dets = [Detection("hip", Box(174, 292, 513, 658), 0.98), Detection("diaphysis", Box(160, 766, 434, 1578), 0.99),
+            Detection("ankle", Box(260, 3150, 520, 3400), 0.9)]
+    assert knee_aliases(dets) == dets
+    out = assign_legs(dets, image_width_px=700, image_height_px=3600)
+    assert set(out.legs[next(iter(out.legs))]) == {"hip", "diaphysis", "ankle"}

@@ -44,6 +44,15 @@ def test_fibula_at_image_left_of_the_tibia_votes_right_leg_and_its_mirror_left()
     assert fibula_vote(_lower_leg("-x"), {"knee": _ankle()})[0] == 0.0
 
 
+def test_a_narrow_tibia_ridge_gives_only_a_weak_fibula_vote():
+    # the same leg in a wide ankle box: the 44-px "tibia" is a line (a cortex), not the bone, at this box width
+    wide = Detection("ankle", Box(0, 420, 300, 520), 0.9)
+    vote, detail = fibula_vote(_lower_leg("-x"), {"ankle": wide})
+    assert 0.0 < vote <= 0.5 and "narrow ridge" in detail
+    vote, _ = fibula_vote(_lower_leg("-x"), {"ankle": _ankle()})  # 44 px of a 100-px box: a bone, full vote
+    assert vote > 1.0
+
+
 def _knee_view(fibula_side: str | None, ruler: bool = False) -> np.ndarray:
     """A knee alone: femur above row 200, tibia below; the fibula only below the joint; a ruler the whole height."""
     img = _lower_leg(fibula_side or "-x")
