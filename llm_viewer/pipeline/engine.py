@@ -117,6 +117,11 @@ class _Progress:
             self.fn(self.last, msg)
 
 
+def _forward_key(region: str, box: Box, mirror: bool) -> tuple:
+    """Key of one region model pass on the crop of ``box`` (:meth:`InferenceEngine.mirror_scores`)."""
+    return region, box.x0, box.y0, box.x1, box.y1, bool(mirror)
+
+
 class InferenceEngine:
     """Runs a bundle's detector and region models on images. Build with :meth:`from_bundle`."""
 
@@ -319,9 +324,10 @@ class InferenceEngine:
         report(0.40, "assigning regions to legs")
 
         t0 = time.perf_counter()
+        forwards: dict = {}  # the side cue's model passes, reused by the landmark stage
         assignment = assign_legs(dets, image_norm=lb.pixels, matrix=lb.matrix, image_width_px=norm.shape[1],
                                  duplicate_iou=dcfg.nms_threshold, image_height_px=norm.shape[0],
-                                 side_cues=self.side_cues(norm) if side_cues else None)
+                                 side_cues=self.side_cues(norm, forwards) if side_cues else None)
         warnings.extend(assignment.warnings)
         timings["assign"] = time.perf_counter() - t0
         result.mirrored_suspect = assignment.mirrored
@@ -352,7 +358,7 @@ class InferenceEngine:
             t0 = time.perf_counter()
             items = [(side, chain[region]) for side, chain in assignment.legs.items() if region in chain]
             if items:
-                self._run_region(region, items, norm, result)
+                self._run_region(region, items, norm, result, forwards)
             timings[region] = time.perf_counter() - t0
             frac += 0.55 / len(REGIONS) * 0.98
             report(frac, f"{region} done")
@@ -374,13 +380,19 @@ class InferenceEngine:
         return result
 
     # ------------------------------------------------------------------ side cues, resolution
-    def mirror_scores(self, region: str, det: Detection, norm: np.ndarray) -> tuple[float, float] | None:
+    def mirror_scores(self, region: str, det: Detection, norm: np.ndarray, cache: dict | None = None
+                      ) -> tuple[float, float] | None:
         """Mean landmark score of ``region``'s model on the plain crop of ``det`` and on its mirror image.
 
         The plain crop is what a right leg is given (medial = +x as in the image), the mirrored one what a
         left leg is given. Score per landmark: ``peak · exp(-d / r)`` (map peak, distance between the
         regressed point and the map's own estimate in crop px, disc radius): a model that recognises the
         orientation it was trained on has crisp maps and agreeing heads. ``None`` for a model without maps.
+
+        ``cache`` (one analysis's dict) keeps both forward passes by ``(region, box, mirror)``: the landmark stage
+        then reuses the one of the leg's own orientation instead of running the model again
+        (:meth:`_run_region`), which halves the side cue's cost (in the paper configuration it had cost more than
+        all landmark models: benchmarks/README.md).
         """
         rcfg = self.config.regions[region]
         if rcfg.method not in ("sgr", "segmentation") or not rcfg.landmark_ids:
@@ -391,6 +403,9 @@ class InferenceEngine:
         seg, coords = self._forward(region, batch, rcfg.in_channels)
         if seg is None:
             return None
+        if cache is not None:
+            for j, m in enumerate((False, True)):
+                cache[_forward_key(region, det.box, m)] = (seg[j], None if coords is None else coords[j])
         out = []
         for j in range(2):
             scores = []
@@ -411,8 +426,10 @@ class InferenceEngine:
             return cue
         return float(np.sign(vote)), f"{detail} (box {det.box.width:.0f} px wide: low resolution, vote capped at 1)"
 
-    def side_cues(self, norm: np.ndarray) -> Callable[[dict[str, Detection]], dict[str, tuple[float, str]]]:
-        """The fibula and model-mirror cues of a chain on the normalised image (``assign_legs(side_cues=)``)."""
+    def side_cues(self, norm: np.ndarray, cache: dict | None = None
+                  ) -> Callable[[dict[str, Detection]], dict[str, tuple[float, str]]]:
+        """The fibula and model-mirror cues of a chain on the normalised image (``assign_legs(side_cues=)``);
+        ``cache``: see :meth:`mirror_scores`."""
 
         def cues(chain: dict[str, Detection]) -> dict[str, tuple[float, str]]:
             out: dict[str, tuple[float, str]] = {}
@@ -423,7 +440,7 @@ class InferenceEngine:
             diffs, notes = [], []
             for region in _MIRROR_REGIONS:
                 if region in chain and region in self.region_models:
-                    sc = self.mirror_scores(region, chain[region], norm)
+                    sc = self.mirror_scores(region, chain[region], norm, cache)
                     if sc is not None:
                         diffs.append(sc)
                         notes.append(f"{region} {sc[0]:.3f} as right vs {sc[1]:.3f} mirrored")
@@ -519,11 +536,16 @@ class InferenceEngine:
         return seg, coords
 
     def _run_region(self, region: str, items: list[tuple[str, Detection]], norm: np.ndarray,
-                    result: AnalysisResult) -> None:
+                    result: AnalysisResult, cache: dict | None = None) -> None:
         rcfg = self.config.regions[region]
         n_aug = 3 if (self.tta or rcfg.method == "regression") and rcfg.method != MASK_METHOD else 1
         batch, mats = self._crops(rcfg, items, norm, n_aug)
-        seg, coords = self._forward(region, batch, rcfg.in_channels)
+        keys = [_forward_key(region, d.box, side == "left" and rcfg.mirror_left) for side, d in items]
+        if n_aug == 1 and cache and all(k in cache for k in keys):  # the side cue ran these crops already
+            seg = np.stack([cache[k][0] for k in keys])
+            coords = None if cache[keys[0]][1] is None else np.stack([cache[k][1] for k in keys])
+        else:
+            seg, coords = self._forward(region, batch, rcfg.in_channels)
         size = rcfg.input_size_px
         for i, (side, _det) in enumerate(items):
             j = i * n_aug

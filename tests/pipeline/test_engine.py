@@ -165,3 +165,29 @@ def test_device_resolution():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def test_the_landmark_stage_reuses_the_side_cues_model_passes(tiny_engine, leg_image):
+    calls = []
+    real = tiny_engine._forward
+
+    def counting(region, batch, in_ch):
+        calls.append((region, len(batch)))
+        return real(region, batch, in_ch)
+
+    tiny_engine._forward = counting
+    try:
+        reused = tiny_engine.analyze(leg_image, detections=two_leg_boxes(), refine=False)
+        side_calls = [c for c in calls if c[1] == 2 and c[0] in ("knee", "ankle")]
+        stage_calls = [c for c in calls if c[0] in ("knee", "ankle") and c not in side_calls]
+        calls.clear()
+        plain = tiny_engine.analyze(leg_image, detections=two_leg_boxes(), refine=False, side_cues=False)
+    finally:
+        del tiny_engine._forward
+    # the mirror cue ran knee and ankle on a plain + mirrored crop of each leg; the landmark stage ran neither again
+    assert len(side_calls) == 4 and stage_calls == []
+    assert {c[0] for c in calls} >= {"knee", "ankle"}  # without side cues the landmark stage runs the models
+    for side in ("right", "left"):
+        for lm in ("knee_center", "malleolus_medial"):
+            a, b = reused.legs[side].landmarks[lm], plain.legs[side].landmarks[lm]
+            assert (a.x_px, a.y_px) == pytest.approx((b.x_px, b.y_px), abs=1e-3)
