@@ -128,8 +128,8 @@ def randomize(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def fov_crop(img: np.ndarray, boxes: np.ndarray, labels: np.ndarray, content_wh: tuple[float, float],
-             rng: np.random.Generator, *, keep_frac: float = 0.6, p_anatomical: float = 0.4,
-             p_zoom_out: float = 0.5, max_zoom_out: float = 2.2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+             rng: np.random.Generator, *, keep_frac: float = 0.6, p_anatomical: float = 0.0,
+             p_zoom_out: float = 0.0, max_zoom_out: float = 2.2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A random part of a letterboxed film, letterboxed again into the same canvas (a partial view): one leg,
     a band of 10–75 % of the height (a knee or an ankle alone, hip to knee...), or both.
 

@@ -86,7 +86,6 @@ def fit(records: list[dict[str, Any]], model_id: str, *, coverage: float = 0.9, 
     """Build a :class:`~llm_viewer.pipeline.calibration.Calibration` from :func:`run_store` records."""
     from llm_viewer.core.uncertainty import metric_intervals
     from llm_viewer.pipeline.calibration import (
-        MIN_PER_LANDMARK,
         Calibration,
         ImageFeatures,
         ModeCalibration,
@@ -121,6 +120,7 @@ def fit(records: list[dict[str, Any]], model_id: str, *, coverage: float = 0.9, 
     modes = {}
     for mode in ("plain", "tta"):
         scores: dict[str, list[float]] = defaultdict(list)
+        low_scores: dict[str, list[float]] = defaultdict(list)
         raw_max: dict[str, float] = {}
         for rec, f in zip(records, feats):
             img_z, _ = cal.image_ood(f)
@@ -134,17 +134,14 @@ def fit(records: list[dict[str, Any]], model_id: str, *, coverage: float = 0.9, 
                     raw_max[lm] = max(raw_max.get(lm, 0.0), raw)
                     g = max(1.0, img_z)  # landmark-level raw OOD needs raw_max: equals 1 on calibration data
                     err = math.hypot(p["xy"][0] - t[0], p["xy"][1] - t[1])
-                    scores[lm].append(err / (raw * g))
-        factors: dict[str, float] = {}
-        n: dict[str, int] = {}
-        for lm in LANDMARK_IDS:
-            pool = scores.get(lm, [])
-            if len(pool) < MIN_PER_LANDMARK:
-                pool = [v for k, vs in scores.items() if LANDMARK_REGION[k] == LANDMARK_REGION[lm] for v in vs]
-            q = conformal_quantile(pool, coverage)
-            if math.isfinite(q) and q > 0:
-                factors[lm], n[lm] = q, len(pool)
-        modes[mode] = ModeCalibration(factors, raw_max, {}, n)
+                    (low_scores if lf.low_res else scores)[lm].append(err / (raw * g))
+        low_factors, low_n = _class_factors(low_scores, coverage, need_n=True)
+        if low_factors:  # the common class: the full-resolution points (Mondrian); else every point
+            factors, n = _class_factors(scores, coverage)
+        else:
+            factors, n = _class_factors({lm: scores.get(lm, []) + low_scores.get(lm, [])
+                                         for lm in set(scores) | set(low_scores)}, coverage)
+        modes[mode] = ModeCalibration(factors, raw_max, {}, n, low_factors, low_n)
     cal = Calibration(**{**cal.__dict__, "modes": modes})
 
     # Per-metric conformal factor on the propagated intervals (same records, radii from the factors above).
@@ -170,8 +167,29 @@ def fit(records: list[dict[str, Any]], model_id: str, *, coverage: float = 0.9, 
                         ratios[key].append(abs(interval.value - tv) / interval.half_width)
         mf = {k: conformal_quantile(v, coverage) for k, v in ratios.items()}
         modes[mode] = ModeCalibration(m.factors, m.raw_max, {k: v for k, v in mf.items() if math.isfinite(v)
-                                                              and v > 0}, m.n)
+                                                              and v > 0}, m.n, m.low_res_factors, m.low_res_n)
     return Calibration(**{**cal.__dict__, "modes": modes})
+
+
+def _class_factors(scores: dict[str, list[float]], coverage: float, *, need_n: bool = False
+                   ) -> tuple[dict[str, float], dict[str, int]]:
+    """Conformal factor per landmark of one class of points: its own scores, or its region's pooled ones when
+    it has fewer than ``MIN_PER_LANDMARK``; with ``need_n`` none where the region has fewer too (else any
+    finite quantile: at least 9 points for 90 %)."""
+    from llm_viewer.pipeline.calibration import MIN_PER_LANDMARK, conformal_quantile
+
+    factors: dict[str, float] = {}
+    n: dict[str, int] = {}
+    for lm in LANDMARK_IDS:
+        pool = scores.get(lm, [])
+        if len(pool) < MIN_PER_LANDMARK:
+            pool = [v for k, vs in scores.items() if LANDMARK_REGION[k] == LANDMARK_REGION[lm] for v in vs]
+        if need_n and len(pool) < MIN_PER_LANDMARK:
+            continue
+        q = conformal_quantile(pool, coverage)
+        if math.isfinite(q) and q > 0:
+            factors[lm], n[lm] = q, len(pool)
+    return factors, n
 
 
 def _radii(cal: Any, m: Any, f: Any, side: str, pts: dict, tta: bool) -> dict[str, float | None]:
@@ -183,7 +201,7 @@ def _radii(cal: Any, m: Any, f: Any, side: str, pts: dict, tta: bool) -> dict[st
         lf = f.landmarks[(side, lm)]
         raw = raw_uncertainty_px(lf.uncertainty_px, lf.tta_spread_px, tta=tta)
         z = max(img_z, cal.landmark_ood(f, side, lm, raw, m))
-        q = m.factors.get(lm)
+        q = m.factor(lm, lf.low_res)
         out[lm] = q * raw * max(1.0, z) if q is not None else None
     return out
 

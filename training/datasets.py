@@ -154,7 +154,9 @@ class DetectorDataset(_Seeded):
                 img = negatives.negative_view(img, boxes, _content_wh(img), rng)
                 boxes, labels = boxes[:0].reshape(0, 4), labels[:0]
             elif self.aug.p_fov_crop > 0 and rng.random() < self.aug.p_fov_crop:
-                img, boxes, labels = augment.fov_crop(img, boxes, labels, _content_wh(img), rng)
+                img, boxes, labels = augment.fov_crop(img, boxes, labels, _content_wh(img), rng,
+                                                      p_anatomical=self.aug.fov_anatomical,
+                                                      p_zoom_out=self.aug.fov_zoom_out)
             img = augment.intensity(img, rng, self.aug)
             if rng.random() < 0.5:  # the detector has no notion of side: mirror freely
                 w = img.shape[1]

@@ -41,6 +41,14 @@ class AugmentConfig:
     p_fov_crop: float = 0.0
     """Detector only: probability of training on a random part of the film (a knee alone, hip to knee, one
     leg...), re-letterboxed, with the boxes cut by it dropped."""
+    fov_anatomical: float = 0.0
+    """Detector only: share of the field-of-view bands cut at the regions (from one region box to just below the
+    same or a lower one) instead of at random heights (:func:`training.augment.fov_crop`). 0 (the shipped
+    bundle's training) by default: a round with 0.4 (and ``fov_zoom_out`` 0.5) improved the partial views and
+    lost accuracy on whole films of other generator versions (docs/EVALUATION.md, "Round 5")."""
+    fov_zoom_out: float = 0.0
+    """Detector only: share of the field-of-view bands also shrunk by up to 2.2× below the size that fills the
+    canvas (the engine's zoomed-out passes, :mod:`llm_viewer.pipeline.multiscale`)."""
     p_negative: float = 0.0
     """Detector only: probability of training on a view with no region at all (shuffled tiles of the film,
     smoothed noise, a band of the film no region touches, rulers and markers: :mod:`training.negatives`),

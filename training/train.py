@@ -96,6 +96,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="processes that build the cache")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N (default cpu)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--fov-anatomical", type=float, default=None,
+                   help="detector: share of field-of-view bands cut at the regions (AugmentConfig.fov_anatomical)")
+    p.add_argument("--fov-zoom-out", type=float, default=None,
+                   help="detector: share of field-of-view bands shrunk below the canvas (AugmentConfig.fov_zoom_out)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--restart", action="store_true", help="ignore existing checkpoints of the trained parts")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -466,6 +470,12 @@ def main(args: argparse.Namespace, hooks: TrainHooks | None = None) -> int:
             raise SystemExit(f"error: --init-from {args.init_from}: {_first_line(exc)}") from None
     if args.no_refine:
         preset = dataclasses.replace(preset, refine={})
+    for name in ("fov_anatomical", "fov_zoom_out"):
+        value = getattr(args, name, None)
+        if value is not None:
+            if not 0.0 <= value <= 1.0:
+                raise SystemExit(f"error: --{name.replace('_', '-')} {value} is outside [0, 1]")
+            preset = dataclasses.replace(preset, augment=dataclasses.replace(preset.augment, **{name: value}))
     parts = preset.parts() if args.parts == "all" else tuple(p.strip() for p in args.parts.split(",") if p.strip())
     unknown = [p for p in parts if p not in preset.parts()]
     if unknown:

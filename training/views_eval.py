@@ -226,7 +226,7 @@ def main(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     for view in iter_views(args.data, args.limit):
         res = engine.analyze(view.pixels)
-        rows[view.kind].append(score_view(res, view.gt, view.spacing_mm))
+        rows[view.kind].append({"study": view.study_id, **score_view(res, view.gt, view.spacing_mm)})
     for store_path in args.single_leg:
         store = Store.open(store_path)
         for e in store.entries()[: args.limit]:
@@ -235,14 +235,14 @@ def main(args: argparse.Namespace) -> int:
             spacing = case.pixel_spacing_mm
             gt = {s: {k: (p.x, p.y) for k, p in case.landmarks(s).items()} for s in case.sides}
             res = engine.analyze(np.asarray(img.pixels, dtype=np.float32))
-            rows["128-px leg"].append(score_view(res, gt, spacing))
+            rows["128-px leg"].append({"study": e.id, **score_view(res, gt, spacing)})
     seconds = time.perf_counter() - t0
     summary = {k: summarise(v) for k, v in rows.items() if v}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     text = format_table(summary, engine.model_id, seconds)
     (out / "views.md").write_text(text, encoding="utf-8")
-    (out / "views.json").write_text(json.dumps({"summary": summary, "model_id": engine.model_id}, indent=1,
+    (out / "views.json").write_text(json.dumps({"summary": summary, "model_id": engine.model_id, "rows": rows}, indent=1,
                                                allow_nan=False), encoding="utf-8")
     print(text)
     return 0

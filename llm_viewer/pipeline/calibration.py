@@ -19,7 +19,10 @@ stores it did not rank the errors (Spearman 0.0-0.25) and only widened the radii
 placed landmark is ``e / (raw · g)`` (``e`` = error in original pixels, ``g`` the OOD inflation below); the
 factor ``q`` is its finite-sample quantile, the ``ceil((n + 1) · 0.9)``-th smallest of ``n`` values. Then
 ``radius90_px = q · raw · g`` holds the true point with probability ≥ 90 % for exchangeable data. A landmark
-with fewer than :data:`MIN_PER_LANDMARK` calibration points uses its region's pooled factor.
+with fewer than :data:`MIN_PER_LANDMARK` calibration points uses its region's pooled factor. Landmarks whose ROI box
+is under half the region model's input (low resolution: one-leg exports, small studies) form a class of their
+own with its own factors (Mondrian conformal: coverage holds within each class), where the calibration set has
+at least :data:`MIN_PER_LANDMARK` of them for the landmark or its region; otherwise the common factor is used.
 
 **OOD** (image and landmark level; each score is scaled so that 1 is the threshold, ``> 1`` fires):
 
@@ -62,11 +65,11 @@ MIN_PER_LANDMARK = 20
 PIXEL_FLOOR_PX = 0.5
 NO_LEG_SCORE = 10.0
 FLAGGED_FLOOR = 0.1
+"""The share of flagged landmarks never fires below this (2 of a study's 18 landmarks do)."""
 BEST_DETECTION_FLOOR = 0.2
 """The image is flagged when even its most confident region box scores below ``1 − margin × max(calibration
 value, this floor)``: a leg film always holds at least one clear region (generated films and their exports:
 0.93–0.99), a chest radiograph or a CT slice where the detector finds a "knee" at 0.63 does not."""
-"""The share of flagged landmarks never fires below this (2 of a study's 18 landmarks do)."""
 MODES = ("plain", "tta")
 OOD_MESSAGE = "outside what the model was trained on; check every point"
 UNCALIBRATED_MESSAGE = "uncertainty radius uncalibrated (the bundle has no calibration.json)"
@@ -130,6 +133,9 @@ class LandmarkFeatures:
     tta_spread_px: float
     score: float
     flagged: bool
+    low_res: bool = False
+    """The landmark's ROI box is under half its region model's input (``LegPrediction.resolution_limited``):
+    it is calibrated in its own class (:attr:`ModeCalibration.low_res_factors`)."""
 
 
 @dataclass
@@ -178,7 +184,9 @@ def image_features(norm: np.ndarray, result: Any, region_configs: Mapping[str, A
             shift = math.hypot(p.x_px - s0[0], p.y_px - s0[1]) if s0 is not None else 0.0
             lms[(side, lm)] = LandmarkFeatures(float(p.uncertainty_px), float(shift),
                                                float(getattr(p, "tta_spread_px", 0.0)), float(p.score),
-                                               bool(p.flagged))
+                                               bool(p.flagged),
+                                               LANDMARK_REGION.get(lm) in (getattr(leg, "resolution_limited", None)
+                                                                           or {}))
             n_flag += bool(p.flagged)
     return ImageFeatures(hist=intensity_histogram(norm).tolist(), region_hist=region_hist,
                          det_scores=[float(r.score) for r in result.rois], n_legs=len(result.legs),
@@ -198,6 +206,17 @@ class ModeCalibration:
     metric_factors: dict[str, float] = field(default_factory=dict)
     """metric -> conformal factor on the propagated interval (``core.uncertainty``)."""
     n: dict[str, int] = field(default_factory=dict)
+    low_res_factors: dict[str, float] = field(default_factory=dict)
+    """landmark -> factor for landmarks whose ROI box is under half the model's input (one-leg exports 128 px
+    wide, 250-px studies): a class of its own (Mondrian conformal), where a calibration set has enough of them;
+    others use :attr:`factors`."""
+    low_res_n: dict[str, int] = field(default_factory=dict)
+
+    def factor(self, lm: str, low_res: bool) -> float | None:
+        """The conformal factor of ``lm`` in its resolution class."""
+        if low_res and lm in self.low_res_factors:
+            return self.low_res_factors[lm]
+        return self.factors.get(lm)
 
 
 @dataclass(frozen=True)
@@ -229,7 +248,8 @@ class Calibration:
             "margin": self.margin,
             "raw_formula": "sqrt(uncertainty_px^2 + [tta] tta_spread_px^2 + 0.5^2)",
             "modes": {k: {"factors": m.factors, "raw_max": m.raw_max, "metric_factors": m.metric_factors,
-                          "n": m.n} for k, m in self.modes.items()},
+                          "n": m.n, "low_res_factors": m.low_res_factors, "low_res_n": m.low_res_n}
+                      for k, m in self.modes.items()},
             "ood": {"hist_bins": HIST_BINS, "reference_hist": self.reference_hist, "hist_max": self.hist_max,
                     "region_reference_hist": self.region_reference_hist, "region_hist_max": self.region_hist_max,
                     "flagged_max": self.flagged_max, "detector_max": self.detector_max,
@@ -289,11 +309,18 @@ class Calibration:
             raw_max = obj(m.get("raw_max", {}), f"modes.{name}.raw_max")
             mf = obj(m.get("metric_factors", {}), f"modes.{name}.metric_factors")
             n = obj(m.get("n", {}), f"modes.{name}.n")
+            low = obj(m.get("low_res_factors", {}), f"modes.{name}.low_res_factors")
+            low_n = obj(m.get("low_res_n", {}), f"modes.{name}.low_res_n")
+            for lm in low:
+                if lm not in LANDMARK_IDS:
+                    raise fail(f"modes.{name}.low_res_factors: unknown landmark {lm!r}")
             modes[name] = ModeCalibration(
                 {lm: num(v, f"modes.{name}.factors.{lm}", positive=True) for lm, v in factors.items()},
                 {lm: num(v, f"modes.{name}.raw_max.{lm}", positive=True) for lm, v in raw_max.items()},
                 {k: num(v, f"modes.{name}.metric_factors.{k}", positive=True) for k, v in mf.items()},
-                {k: int(num(v, f"modes.{name}.n.{k}")) for k, v in n.items()})
+                {k: int(num(v, f"modes.{name}.n.{k}")) for k, v in n.items()},
+                {lm: num(v, f"modes.{name}.low_res_factors.{lm}", positive=True) for lm, v in low.items()},
+                {k: int(num(v, f"modes.{name}.low_res_n.{k}")) for k, v in low_n.items()})
         ood = obj(raw.get("ood"), "ood")
         if ood.get("hist_bins") != HIST_BINS:
             raise fail(f"ood.hist_bins must be {HIST_BINS}, got {ood.get('hist_bins')!r}")
@@ -406,7 +433,7 @@ def apply_calibration(calibration: Calibration | None, norm: np.ndarray, result:
             lf = f.landmarks[(side, lm)]
             raw = raw_uncertainty_px(lf.uncertainty_px, lf.tta_spread_px, tta=use_tta)
             z = max(img_score, calibration.landmark_ood(f, side, lm, raw, mode))
-            q = mode.factors.get(lm)
+            q = mode.factor(lm, lf.low_res)
             radius = q * raw * max(1.0, z) if q is not None and math.isfinite(q) else None
             n_ood += z > 1.0
             leg.landmarks[lm] = replace(p, radius90_px=radius, ood_score=z, ood=bool(z > 1.0))

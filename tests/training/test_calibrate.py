@@ -12,7 +12,7 @@ import pytest
 from training import calibrate
 
 
-def _records(n: int, seed: int, lms: dict, spacing, sigma_px: float = 2.0) -> list[dict]:
+def _records(n: int, seed: int, lms: dict, spacing, sigma_px: float = 2.0, low_res: bool = False) -> list[dict]:
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n):
@@ -21,7 +21,8 @@ def _records(n: int, seed: int, lms: dict, spacing, sigma_px: float = 2.0) -> li
         feats = {"hist": [1 / 32] * 32, "region_hist": {}, "det_scores": [0.95], "n_legs": 1, "flagged_frac": 0.0,
                  "texture": -4.0 + 0.01 * rng.normal(),
                  "landmarks": {f"right/{lm}": {"uncertainty_px": 2.0, "shift_px": 0.0, "tta_spread_px": 0.0,
-                                               "score": 0.9, "flagged": False} for lm in lms}}
+                                               "score": 0.9, "flagged": False, "low_res": low_res}
+                               for lm in lms}}
         out.append({"id": f"case-{i}", "store": "fake", "gt": {"right": {k: list(v) for k, v in lms.items()}},
                     "pred": {"right": pred}, "features": feats, "gt_spacing_mm": list(spacing),
                     "image_spacing_mm": list(spacing), "uncertainty": None, "metric_factors": {}})
@@ -56,6 +57,29 @@ def test_fit_then_check_holds_ninety_percent(alignment_examples):
     assert res["ood_images_pct"] <= 5
     table = calibrate.format_table({"fake": res})
     assert "| fake | 80 |" in table and "HKA in ±" in table
+
+
+def test_low_resolution_points_get_their_own_factor_and_hold_ninety_percent(alignment_examples):
+    from llm_viewer.pipeline.calibration import ImageFeatures
+
+    case = alignment_examples[0]
+    lms, spacing = case["legs"]["right"]["landmarks"], case["pixel_spacing_mm"]
+    # the same raw uncertainty, but low-resolution crops err three times as much (the pixel is coarser)
+    recs = _records(60, 0, lms, spacing) + _records(40, 2, lms, spacing, sigma_px=6.0, low_res=True)
+    cal = calibrate.fit(recs, "fake-model")
+    m = cal.modes["plain"]
+    assert m.factor("knee_center", True) == pytest.approx(3 * m.factor("knee_center", False), rel=0.35)
+    assert m.low_res_n["knee_center"] == 40 and m.n["knee_center"] == 60
+    inside = []
+    for rec in _records(80, 3, lms, spacing, sigma_px=6.0, low_res=True):
+        f = ImageFeatures.from_json(rec["features"])
+        assert all(lf.low_res for lf in f.landmarks.values())
+        radii = calibrate._radii(cal, m, f, "right", rec["pred"]["right"], False)
+        inside += [math.dist(p["xy"], lms[lm]) <= radii[lm] for lm, p in rec["pred"]["right"].items()]
+    assert 0.84 <= np.mean(inside) <= 0.96
+    # too few low-resolution points: one common class, as before
+    m1 = calibrate.fit(_records(60, 0, lms, spacing) + _records(1, 2, lms, spacing, 6.0, True), "m").modes["plain"]
+    assert m1.low_res_factors == {} and m1.factor("knee_center", True) == m1.factor("knee_center", False)
 
 
 def test_fit_refuses_records_without_legs(alignment_examples):

@@ -82,3 +82,31 @@ def test_presets_randomize_by_default_and_detector_sees_partial_views():
             assert x.shape == (3, 96, 64)
             counts.add(len(t["boxes"]))
     assert min(counts) < 2  # some views cut a region out
+
+
+def test_anatomical_bands_start_and_end_at_the_regions_and_zoomed_out_views_shrink():
+    img = np.zeros((400, 100), np.float32)
+    img[:380, :80] = 0.4
+    # four regions down one narrow leg in the middle of the film (hip, diaphysis, knee, ankle)
+    boxes = np.array([[36, 20, 44, 60], [36, 80, 44, 180], [36, 200, 44, 240], [36, 330, 44, 360]], np.float32)
+    labels = np.array([1, 2, 3, 4])
+
+    def ends_below_a_region(p_anatomical: float) -> float:
+        """Share of views whose content ends less than a box height below the bottom of a kept box."""
+        hits = []
+        for i in range(80):
+            out, b, _ = augment.fov_crop(img, boxes, labels, (80.0, 380.0), np.random.default_rng(i),
+                                         p_anatomical=p_anatomical)
+            bottom = np.flatnonzero(out.max(axis=1) > 0)[-1] + 1
+            hits.append(any(0 <= bottom - bb[3] < (bb[3] - bb[1]) for bb in b))
+        return float(np.mean(hits))
+
+    # a band cut at the regions ends just below one (a knee alone, hip to knee); random bands end anywhere
+    assert ends_below_a_region(1.0) > ends_below_a_region(0.0) + 0.2
+    shrunk = 0
+    for i in range(30):
+        base = augment.fov_crop(img, boxes, labels, (80.0, 380.0), np.random.default_rng(i))[0]
+        small = augment.fov_crop(img, boxes, labels, (80.0, 380.0), np.random.default_rng(i), p_zoom_out=1.0)[0]
+        shrunk += (small > 0).sum() < (base > 0).sum()
+        assert (small > 0).sum() <= (base > 0).sum()
+    assert shrunk >= 10  # every band view (not the whole-height ones) is smaller in the canvas
