@@ -135,12 +135,12 @@ def fit(records: list[dict[str, Any]], model_id: str, *, coverage: float = 0.9, 
                     g = max(1.0, img_z)  # landmark-level raw OOD needs raw_max: equals 1 on calibration data
                     err = math.hypot(p["xy"][0] - t[0], p["xy"][1] - t[1])
                     (low_scores if lf.low_res else scores)[lm].append(err / (raw * g))
+        # the common factors from every point (as without the class: the low-resolution points' larger errors
+        # keep them conservative for full-resolution images of other generator versions); the
+        # low-resolution class from its own points only
         low_factors, low_n = _class_factors(low_scores, coverage, need_n=True)
-        if low_factors:  # the common class: the full-resolution points (Mondrian); else every point
-            factors, n = _class_factors(scores, coverage)
-        else:
-            factors, n = _class_factors({lm: scores.get(lm, []) + low_scores.get(lm, [])
-                                         for lm in set(scores) | set(low_scores)}, coverage)
+        factors, n = _class_factors({lm: scores.get(lm, []) + low_scores.get(lm, [])
+                                     for lm in set(scores) | set(low_scores)}, coverage)
         modes[mode] = ModeCalibration(factors, raw_max, {}, n, low_factors, low_n)
     cal = Calibration(**{**cal.__dict__, "modes": modes})
 
@@ -148,11 +148,17 @@ def fit(records: list[dict[str, Any]], model_id: str, *, coverage: float = 0.9, 
     for mode in ("plain", "tta"):
         m = modes[mode]
         ratios: dict[str, list[float]] = defaultdict(list)
+        full_res = sum(1 for rec, f in zip(records, feats) for side in rec["pred"]
+                       if len(rec["gt"].get(side, {})) == 9 and not _low_res_leg(f, side))
         for rec, f in zip(records, feats):
             sp = rec["gt_spacing_mm"]
             for side, pts in rec["pred"].items():
                 gt = rec["gt"].get(side, {})
                 if len(gt) != 9:
+                    continue
+                if full_res >= MIN_METRIC_LEGS and _low_res_leg(f, side):
+                    # the factor scales intervals propagated from calibrated radii: from full-resolution legs,
+                    # whose radii are the tight ones (a low-resolution leg's are wide already in their class)
                     continue
                 radii = _radii(cal, m, f, side, pts, mode == "tta")
                 pred_xy = {lm: p["xy"] for lm, p in pts.items()}
@@ -169,6 +175,14 @@ def fit(records: list[dict[str, Any]], model_id: str, *, coverage: float = 0.9, 
         modes[mode] = ModeCalibration(m.factors, m.raw_max, {k: v for k, v in mf.items() if math.isfinite(v)
                                                               and v > 0}, m.n, m.low_res_factors, m.low_res_n)
     return Calibration(**{**cal.__dict__, "modes": modes})
+
+
+MIN_METRIC_LEGS = 20
+
+
+def _low_res_leg(f: Any, side: str) -> bool:
+    """Whether any landmark of the leg is in the low-resolution class."""
+    return any(lf.low_res for (s, _lm), lf in f.landmarks.items() if s == side)
 
 
 def _class_factors(scores: dict[str, list[float]], coverage: float, *, need_n: bool = False

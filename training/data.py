@@ -96,6 +96,7 @@ def read_store(path: str | os.PathLike[str], splits: tuple[str, ...] | None = No
                 x0, y0, x1, y1 = (float(v) for v in r["box_px"])
                 if x1 > x0 and y1 > y0:
                     rois[(r["side"], r["region"])] = Box(x0, y0, x1, y1)
+            _derive_missing_rois(rois, lms, case)
         except (ValueError, KeyError, TypeError) as exc:
             print(f"warning: store {path}: skipped case {e.id}: {exc}", file=sys.stderr)
             continue
@@ -301,6 +302,22 @@ def _save(path: Path, **arrays: np.ndarray) -> None:
     np.savez(tmp, **arrays)
     os.replace(tmp, path)
 
+
+
+def _derive_missing_rois(rois: dict[tuple[str, str], Box], lms: dict[str, dict[str, tuple[float, float]]],
+                         case: Any) -> None:
+    """ROI boxes a case does not hold (annotated without a model run), from its nine landmarks, in place
+    (:func:`training.import_cases.derive_rois`): a region without a box would teach the detector that it is
+    background, and its landmark models would never see it."""
+    from .import_cases import derive_rois
+
+    image = (case.to_dict().get("image") or {})
+    w, h = image.get("width_px") or 10 ** 9, image.get("height_px") or 10 ** 9
+    for side, pts in lms.items():
+        if all((side, r) in rois for r in REGIONS):
+            continue
+        for r in derive_rois(pts, side, case.pixel_spacing_mm, int(w), int(h)):
+            rois.setdefault((side, r["region"]), Box(*(float(v) for v in r["box_px"])))
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
     """Read a cache file (plain arrays; ``allow_pickle=False``)."""

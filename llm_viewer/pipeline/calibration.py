@@ -20,7 +20,7 @@ placed landmark is ``e / (raw · g)`` (``e`` = error in original pixels, ``g`` t
 factor ``q`` is its finite-sample quantile, the ``ceil((n + 1) · 0.9)``-th smallest of ``n`` values. Then
 ``radius90_px = q · raw · g`` holds the true point with probability ≥ 90 % for exchangeable data. A landmark
 with fewer than :data:`MIN_PER_LANDMARK` calibration points uses its region's pooled factor. Landmarks whose ROI box
-is under half the region model's input (low resolution: one-leg exports, small studies) form a class of their
+is smaller than the region model's input (low resolution, the crop upsampled: one-leg exports, small studies) form a class of their
 own with its own factors (Mondrian conformal: coverage holds within each class), where the calibration set has
 at least :data:`MIN_PER_LANDMARK` of them for the landmark or its region; otherwise the common factor is used.
 
@@ -134,8 +134,8 @@ class LandmarkFeatures:
     score: float
     flagged: bool
     low_res: bool = False
-    """The landmark's ROI box is under half its region model's input (``LegPrediction.resolution_limited``):
-    it is calibrated in its own class (:attr:`ModeCalibration.low_res_factors`)."""
+    """The landmark's ROI box is smaller than its region model's input (the crop is upsampled: one-leg exports
+    128 px wide, 250-500 px studies): it is calibrated in its own class (:attr:`ModeCalibration.low_res_factors`)."""
 
 
 @dataclass
@@ -169,10 +169,13 @@ class ImageFeatures:
 def image_features(norm: np.ndarray, result: Any, region_configs: Mapping[str, Any]) -> ImageFeatures:
     """Collect the features of an :class:`~llm_viewer.pipeline.engine.AnalysisResult` (``norm``: its image)."""
     region_hist: dict[tuple[str, str], list[float]] = {}
+    upsampled: set[tuple[str, str]] = set()
     for roi in result.rois:
         rcfg = region_configs.get(roi.region)
         if rcfg is None:
             continue
+        if max(roi.x1 - roi.x0, roi.y1 - roi.y0) < rcfg.input_size_px:
+            upsampled.add((roi.side, roi.region))
         m = crop_affine(Box(roi.x0, roi.y0, roi.x1, roi.y1), 64, margin=rcfg.margin)
         region_hist[(roi.side, roi.region)] = intensity_histogram(warp_crop(norm, m, 64)).tolist()
     stage1 = getattr(result, "stage1_xy_px", {}) or {}
@@ -184,9 +187,7 @@ def image_features(norm: np.ndarray, result: Any, region_configs: Mapping[str, A
             shift = math.hypot(p.x_px - s0[0], p.y_px - s0[1]) if s0 is not None else 0.0
             lms[(side, lm)] = LandmarkFeatures(float(p.uncertainty_px), float(shift),
                                                float(getattr(p, "tta_spread_px", 0.0)), float(p.score),
-                                               bool(p.flagged),
-                                               LANDMARK_REGION.get(lm) in (getattr(leg, "resolution_limited", None)
-                                                                           or {}))
+                                               bool(p.flagged), (side, LANDMARK_REGION.get(lm)) in upsampled)
             n_flag += bool(p.flagged)
     return ImageFeatures(hist=intensity_histogram(norm).tolist(), region_hist=region_hist,
                          det_scores=[float(r.score) for r in result.rois], n_legs=len(result.legs),
@@ -207,8 +208,8 @@ class ModeCalibration:
     """metric -> conformal factor on the propagated interval (``core.uncertainty``)."""
     n: dict[str, int] = field(default_factory=dict)
     low_res_factors: dict[str, float] = field(default_factory=dict)
-    """landmark -> factor for landmarks whose ROI box is under half the model's input (one-leg exports 128 px
-    wide, 250-px studies): a class of its own (Mondrian conformal), where a calibration set has enough of them;
+    """landmark -> factor for landmarks whose ROI box is smaller than the model's input (one-leg exports 128 px
+    wide, 250-500 px studies): a class of its own (Mondrian conformal), where a calibration set has enough of them;
     others use :attr:`factors`."""
     low_res_n: dict[str, int] = field(default_factory=dict)
 

@@ -81,6 +81,10 @@ _ALIAS_MAX_OFFSET = 1.5
 """An "ankle" box whose centre lies at most this × the diaphysis box's larger side below the diaphysis centre is
 in the knee's place (typical offsets: knee 1.10, ankle 2.63; :func:`knee_aliases`)."""
 _ALIAS_SCORE = 0.9  # a knee alias scores this share of the ankle box's score: a box detected as knee wins
+_ALIAS_MAX_BELOW = 1.5
+"""...and the image ends less than this × the box's height below it (a film cut below the knee: 0.66–0.74 on
+generated hip-to-knee views; a whole film's ankle box has its foot below it, 2.8–5.9 box heights on generated
+films and one-leg exports, where an over-long diaphysis box otherwise made the true ankle a "knee")."""
 _MAX_CANDIDATES = 3
 _AMBIGUOUS_BAND = 0.25  # |cx - midline| below this × width: either leg
 _MIDLINE_BAND = 0.1  # below this × width: only with a partner box in the other leg
@@ -141,19 +145,22 @@ def dedupe(detections: list[Detection], iou_threshold: float = 0.5) -> list[Dete
     return kept
 
 
-def knee_aliases(dets: list[Detection]) -> list[Detection]:
+def knee_aliases(dets: list[Detection], image_height_px: float | None) -> list[Detection]:
     """Knee candidates for "ankle" boxes that sit in the knee's place below a femoral diaphysis box.
 
     A film cut below the knee (hip to knee) ends on the proximal tibia, and a detector trained mostly on
     whole legs, where the content's bottom edge is the ankle, often boxes the knee there as an ankle. Such a
     box cannot be the ankle: it lies at most ``_ALIAS_MAX_OFFSET`` × the diaphysis box's larger side below
-    the diaphysis centre (the knee's typical offset is 1.10, the ankle's 2.63), under it. Each is offered
+    the diaphysis centre (the knee's typical offset is 1.10, the ankle's 2.63), under it, and the image ends
+    less than ``_ALIAS_MAX_BELOW`` box heights below it (no foot below: without the image height, no alias). Each is offered
     once more, as a knee scored ``_ALIAS_SCORE`` × its score with ``relabelled_from="ankle"``, unless a knee box
     already covers it (IoU > 0.3); the chain search then picks whichever reading is consistent.
 
     Parameters
     ----------
     dets : list of Detection
+    image_height_px : float or None
+        Height of the image the boxes are in.
 
     Returns
     -------
@@ -161,8 +168,10 @@ def knee_aliases(dets: list[Detection]) -> list[Detection]:
         ``dets`` followed by the aliases.
     """
     out = list(dets)
+    if image_height_px is None:
+        return out
     for a in dets:
-        if a.region != "ankle":
+        if a.region != "ankle" or image_height_px - a.box.y1 >= _ALIAS_MAX_BELOW * a.box.height:
             continue
         for d in dets:
             if d.region != "diaphysis":
@@ -361,7 +370,7 @@ def assign_legs(detections: list[Detection], *, image_norm: np.ndarray | None = 
     LegAssignment
     """
     out = LegAssignment()
-    dets = knee_aliases(dedupe(detections, duplicate_iou))
+    dets = knee_aliases(dedupe(detections, duplicate_iou), image_height_px)
     if not dets:
         out.warnings.append("no hip, diaphysis, knee or ankle region was detected: is this a full-leg radiograph?")
         return out

@@ -227,6 +227,15 @@ def test_an_ankle_at_the_ankles_place_stays_an_ankle():
     # a whole leg whose knee was missed: the ankle lies 2.6 diaphysis lengths below, not where the knee is
     dets = [Detection("hip", Box(174, 292, 513, 658), 0.98), Detection("diaphysis", Box(160, 766, 434, 1578), 0.99),
             Detection("ankle", Box(260, 3150, 520, 3400), 0.9)]
-    assert knee_aliases(dets) == dets
+    assert knee_aliases(dets, 3600) == dets
     out = assign_legs(dets, image_width_px=700, image_height_px=3600)
     assert set(out.legs[next(iter(out.legs))]) == {"hip", "diaphysis", "ankle"}
+
+
+def test_no_knee_alias_when_a_foot_lies_below_the_box():
+    # the v1 one-leg export where an over-long diaphysis box put the true ankle in the knee's place: the
+    # film goes on 3.5 box heights below that "ankle", so it is the ankle
+    dets = [Detection("hip", Box(15, 223, 72, 309), 0.78), Detection("diaphysis", Box(16, 317, 79, 558), 0.92),
+            Detection("ankle", Box(25, 619, 94, 669), 0.73)]
+    assert knee_aliases(dets, 1024) == dets and knee_aliases(dets, None) == dets
+    assert len(knee_aliases(dets, 700)) == 4  # the same boxes on a film cut just below them: a knee candidate

@@ -64,12 +64,13 @@ def test_low_resolution_points_get_their_own_factor_and_hold_ninety_percent(alig
 
     case = alignment_examples[0]
     lms, spacing = case["legs"]["right"]["landmarks"], case["pixel_spacing_mm"]
-    # the same raw uncertainty, but low-resolution crops err three times as much (the pixel is coarser)
+    # the same raw uncertainty, but low-resolution crops err three times as much (the pixel is coarser); the
+    # common factors pool every point (conservative), the low-resolution class has its own
     recs = _records(60, 0, lms, spacing) + _records(40, 2, lms, spacing, sigma_px=6.0, low_res=True)
     cal = calibrate.fit(recs, "fake-model")
     m = cal.modes["plain"]
-    assert m.factor("knee_center", True) == pytest.approx(3 * m.factor("knee_center", False), rel=0.35)
-    assert m.low_res_n["knee_center"] == 40 and m.n["knee_center"] == 60
+    assert m.factor("knee_center", True) > 1.1 * m.factor("knee_center", False)
+    assert m.low_res_n["knee_center"] == 40 and m.n["knee_center"] == 100
     inside = []
     for rec in _records(80, 3, lms, spacing, sigma_px=6.0, low_res=True):
         f = ImageFeatures.from_json(rec["features"])

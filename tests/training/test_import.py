@@ -49,6 +49,22 @@ def test_import_folder_builds_a_trainable_store(tiny_store, tmp_path):
     assert import_folder(src, out, log=lambda m: None) == 0  # already there
 
 
+def test_a_store_case_without_boxes_gets_them_from_its_landmarks(tiny_store, tmp_path):
+    out = tmp_path / "store"
+    shutil.copytree(tiny_store, out)
+    store = Store.open(out)
+    e = store.entries()[0]
+    with_boxes = {c.case_id: c for c in read_store(out)}[e.id]
+    case = load_case(store.case_path(e))
+    case.set_rois([])  # annotated in the viewer without a model run: no boxes
+    store.add_case(e.id, case, image_path=store.image_path(e), split=e.split, replace=True)
+    derived = {c.case_id: c for c in read_store(out)}[e.id]
+    assert set(derived.rois) == set(with_boxes.rois) and len(derived.rois) == 4 * len(derived.landmarks)
+    for key in ("knee", "ankle"):  # the generator's annotator rule
+        g, d = with_boxes.rois[("right", key)], derived.rois[("right", key)]
+        assert np.allclose([g.x0, g.y0, g.x1, g.y1], [d.x0, d.y0, d.x1, d.y1], atol=2.0)
+
+
 def test_fine_tuning_keeps_parts_without_data(tiny_store, tiny_bundle, tmp_path):
     base = tiny_bundle
     tuned = tmp_path / "tuned"
