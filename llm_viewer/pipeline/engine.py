@@ -325,11 +325,13 @@ class InferenceEngine:
 
         t0 = time.perf_counter()
         forwards: dict = {}  # the side cue's model passes, reused by the landmark stage
+        mirror_s: list[float] = []
         assignment = assign_legs(dets, image_norm=lb.pixels, matrix=lb.matrix, image_width_px=norm.shape[1],
                                  duplicate_iou=dcfg.nms_threshold, image_height_px=norm.shape[0],
-                                 side_cues=self.side_cues(norm, forwards) if side_cues else None)
+                                 side_cues=self.side_cues(norm, forwards, mirror_s) if side_cues else None)
         warnings.extend(assignment.warnings)
         timings["assign"] = time.perf_counter() - t0
+        timings["side_cue_models"] = sum(mirror_s)  # part of "assign": the knee and ankle models, both orientations
         result.mirrored_suspect = assignment.mirrored
         assigned = set()
         for side, chain in assignment.legs.items():
@@ -426,10 +428,10 @@ class InferenceEngine:
             return cue
         return float(np.sign(vote)), f"{detail} (box {det.box.width:.0f} px wide: low resolution, vote capped at 1)"
 
-    def side_cues(self, norm: np.ndarray, cache: dict | None = None
+    def side_cues(self, norm: np.ndarray, cache: dict | None = None, seconds: list[float] | None = None
                   ) -> Callable[[dict[str, Detection]], dict[str, tuple[float, str]]]:
         """The fibula and model-mirror cues of a chain on the normalised image (``assign_legs(side_cues=)``);
-        ``cache``: see :meth:`mirror_scores`."""
+        ``cache``: see :meth:`mirror_scores`; ``seconds`` receives the time of each model-mirror test."""
 
         def cues(chain: dict[str, Detection]) -> dict[str, tuple[float, str]]:
             out: dict[str, tuple[float, str]] = {}
@@ -438,12 +440,15 @@ class InferenceEngine:
             if "knee" in chain and (out.get("fibula") or (0.0,))[0] == 0.0:  # no ankle in view, or no fibula there
                 out["fibula"] = self._low_res_capped(knee_fibula_vote(norm, chain), chain["knee"], "knee")
             diffs, notes = [], []
+            t0 = time.perf_counter()
             for region in _MIRROR_REGIONS:
                 if region in chain and region in self.region_models:
                     sc = self.mirror_scores(region, chain[region], norm, cache)
                     if sc is not None:
                         diffs.append(sc)
                         notes.append(f"{region} {sc[0]:.3f} as right vs {sc[1]:.3f} mirrored")
+            if seconds is not None:
+                seconds.append(time.perf_counter() - t0)
             if diffs:
                 plain, mirrored = np.mean(diffs, axis=0)
                 out["model_mirror"] = (mirror_vote_from_scores(float(plain), float(mirrored)),

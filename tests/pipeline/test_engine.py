@@ -186,6 +186,8 @@ def test_the_landmark_stage_reuses_the_side_cues_model_passes(tiny_engine, leg_i
         del tiny_engine._forward
     # the mirror cue ran knee and ankle on a plain + mirrored crop of each leg; the landmark stage ran neither again
     assert len(side_calls) == 4 and stage_calls == []
+    assert 0 < reused.timings_s["side_cue_models"] <= reused.timings_s["assign"]
+    assert plain.timings_s["side_cue_models"] == 0.0
     assert {c[0] for c in calls} >= {"knee", "ankle"}  # without side cues the landmark stage runs the models
     for side in ("right", "left"):
         for lm in ("knee_center", "malleolus_medial"):
