@@ -29,3 +29,9 @@ $PY -m training.train $C2 --out "$W/M7" --init-from "$W/M6" --parts detector --e
 $PY -m training.export --models "$W/M7" --out "$W/M7x"
 $PY -m training.calibrate --models "$W/M7x" --data /work/gen/v5-native --data2 /work/gen/v3-native /work/gen/cal-v6 --out "$W/M7x"
 # cal-v6: llm-viewer synth --count 30 --seed 7006 --size half --exports 1 --out /work/gen/cal-v6
+# Stop 28's calibration of the shipped bundle (a low-resolution class, docs/CALIBRATION.md): two more stores
+# llm-viewer synth --count 8 --seed 7106 --out /work/gen/cal-v6-full
+# llm-viewer synth --count 30 --seed 7006 --size half --exports 2 --exports-only --single-leg-rate 0.9 --out /work/gen/cal-v6-lowres
+# $PY -m training.calibrate --models resources/models/demo --data /work/gen/v5-native --data2 /work/gen/v3-native \
+#     /work/gen/cal-v6 /work/gen/cal-v6-full /work/gen/cal-v6-lowres --out resources/models/demo
+# Rounds 5 and 6 (trained, not shipped: docs/EVALUATION.md "Rounds 5 and 6"): docs/evaluation/rounds56/round5.sh, round6.sh
