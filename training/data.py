@@ -303,7 +303,6 @@ def _save(path: Path, **arrays: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-
 def _derive_missing_rois(rois: dict[tuple[str, str], Box], lms: dict[str, dict[str, tuple[float, float]]],
                          case: Any) -> None:
     """ROI boxes a case does not hold (annotated without a model run), from its nine landmarks, in place
@@ -311,13 +310,15 @@ def _derive_missing_rois(rois: dict[tuple[str, str], Box], lms: dict[str, dict[s
     background, and its landmark models would never see it."""
     from .import_cases import derive_rois
 
-    image = (case.to_dict().get("image") or {})
-    w, h = image.get("width_px") or 10 ** 9, image.get("height_px") or 10 ** 9
+    image = case.image
+    w = (image.width_px if image is not None else None) or 10 ** 9
+    h = (image.height_px if image is not None else None) or 10 ** 9
     for side, pts in lms.items():
         if all((side, r) in rois for r in REGIONS):
             continue
         for r in derive_rois(pts, side, case.pixel_spacing_mm, int(w), int(h)):
             rois.setdefault((side, r["region"]), Box(*(float(v) for v in r["box_px"])))
+
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
     """Read a cache file (plain arrays; ``allow_pickle=False``)."""

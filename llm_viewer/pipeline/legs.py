@@ -424,9 +424,7 @@ def assign_legs(detections: list[Detection], *, image_norm: np.ndarray | None = 
             groups = {side: dets}
         else:
             _check_positions(out, image_norm, matrix, side_cues)
-    used = {id(d) for chain in out.legs.values() for d in chain.values()}
-    used |= {id(a) for a in dets for chain in out.legs.values() for d in chain.values()
-             if d.relabelled_from and a.box is d.box}  # the ankle box taken as a knee is used too
+    used = {id(d.box) for chain in out.legs.values() for d in chain.values()}  # by box: an alias shares its box
     for side, chain in out.legs.items():
         for region, d in chain.items():
             if d.relabelled_from:
@@ -437,7 +435,7 @@ def assign_legs(detections: list[Detection], *, image_norm: np.ndarray | None = 
         missing = [r for r in REGIONS if r not in chain]
         out.missing[side] = missing
         out.absent[side] = absent_reasons(chain, missing, image_height_px)
-        unused = [d for d in groups[side] if d.region in missing and id(d) not in used]
+        unused = [d for d in groups[side] if d.region in missing and id(d.box) not in used]
         for r in missing:
             if any(d.region == r for d in unused):
                 out.warnings.append(f"{side} leg: {r} box(es) discarded as out of anatomical order")
