@@ -34,6 +34,7 @@ from llm_viewer.pipeline.crop import (
     apply_affine,
     apply_affine_box,
     crop_affine,
+    detection_crop,
     letterbox,
     normalize_intensity,
     warp_crop,
@@ -154,11 +155,24 @@ def _process_case(args: tuple[CaseRecord, dict[str, Any]]) -> dict[str, Any]:
 
     norm = normalize_intensity(_load_pixels(case.image_path), IntensityConfig(**spec["intensity"]))
     out: dict[str, Any] = {"case_id": case.case_id, "split": case.split, "regions": {}, "refine": {}}
-    lb = letterbox(norm, spec["det_w"], spec["det_h"])
+    # the detector sees what inference shows it: the content inside padding bars (crop.detection_crop)
+    content = detection_crop(norm, spec["det_w"], spec["det_h"]) if spec.get("det_content_crop") else None
+    if content is None:
+        lb = letterbox(norm, spec["det_w"], spec["det_h"])
+        det_matrix, extent = lb.matrix, (spec["det_w"], spec["det_h"])
+    else:
+        lb = letterbox(norm[content.y0:content.y1, content.x0:content.x1], spec["det_w"], spec["det_h"])
+        det_matrix = lb.matrix @ np.array([[1.0, 0, -content.x0], [0, 1.0, -content.y0], [0, 0, 1.0]])
+        extent = (int(round((content.x1 - content.x0) * lb.matrix[0, 0])),
+                  int(round((content.y1 - content.y0) * lb.matrix[1, 1])))
     boxes, labels = [], []
     for (_side, region), box in case.rois.items():
-        b = apply_affine_box(lb.matrix, box)
-        boxes.append([b.x0 + 0.5, b.y0 + 0.5, b.x1 + 0.5, b.y1 + 0.5])
+        b = apply_affine_box(det_matrix, box)
+        x0, y0 = max(b.x0 + 0.5, 0.0), max(b.y0 + 0.5, 0.0)
+        x1, y1 = min(b.x1 + 0.5, float(extent[0])), min(b.y1 + 0.5, float(extent[1]))
+        if x1 - x0 < 1.0 or y1 - y0 < 1.0:
+            continue
+        boxes.append([x0, y0, x1, y1])
         labels.append(REGIONS.index(region) + 1)
     out["detector"] = (np.round(lb.pixels * 255).astype(np.uint8), np.array(boxes, np.float32).reshape(-1, 4),
                        np.array(labels, np.int64))
@@ -203,7 +217,7 @@ def cache_spec(preset: TrainPreset) -> dict[str, Any]:
     return {"version": CACHE_VERSION, "intensity": {"method": b.intensity.method, "low_pct": b.intensity.low_pct,
                                                    "high_pct": b.intensity.high_pct},
             "det_w": b.detector.input_width_px, "det_h": b.detector.input_height_px, "regions": regions,
-            "refine": refine}
+            "refine": refine, "det_content_crop": True}
 
 
 def build_cache(cases: list[CaseRecord], preset: TrainPreset, cache_dir: str | os.PathLike[str], *,

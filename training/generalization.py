@@ -46,7 +46,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
                                 add_help=add_help)
     p.add_argument("--models", required=True, help="model bundle folder")
     p.add_argument("--out", required=True, help="folder for table.md and results.json")
-    p.add_argument("--versions", default="1,2,3,4,5,6", help="generator versions (default 1-6)")
+    p.add_argument("--versions", default="1,2,3,4,5,6", type=parse_versions,
+                   help="generator versions: a comma list, ranges allowed (default 1-6)")
     p.add_argument("--formats", default=",".join(FORMATS), help=f"comma list of {', '.join(FORMATS)}")
     p.add_argument("--count", type=int, default=20, help="studies per version (default 20)")
     p.add_argument("--seed", type=int, default=9000, help="held-out seed base; version v uses seed + v")
@@ -55,6 +56,22 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--title", default=None, help="heading of table.md")
     return p
+
+
+def parse_versions(text: str) -> list[int]:
+    """``"1,3-5"`` -> ``[1, 3, 4, 5]``; an unreadable list is an argparse error, not a traceback."""
+    out: list[int] = []
+    try:
+        for part in (p.strip() for p in text.split(",")):
+            if not part:
+                continue
+            lo, _, hi = part.partition("-")
+            out.extend(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"versions must look like 1,2,3 or 1-6, got {text!r}") from None
+    if not out:
+        raise argparse.ArgumentTypeError("no generator version given")
+    return out
 
 
 def version_commits(repo: Path = REPO) -> dict[int, str]:
@@ -263,7 +280,7 @@ def main(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     work = Path(args.work) if args.work else out / "work"
     work.mkdir(parents=True, exist_ok=True)
-    versions = [int(v) for v in args.versions.split(",") if v]
+    versions = args.versions if isinstance(args.versions, list) else parse_versions(args.versions)
     formats = [f for f in args.formats.split(",") if f]
     commits = version_commits()
     engine = InferenceEngine.from_bundle(args.models, device="cpu")

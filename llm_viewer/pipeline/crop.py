@@ -220,3 +220,116 @@ def circular_masks(points_crop_px: np.ndarray, out_size: int, radius_px: float) 
     for i, (px, py) in enumerate(pts):
         out[i] = ((xx - px) ** 2 + (yy - py) ** 2 <= radius_px**2).astype(np.float32)
     return out
+
+
+#: A border row or column is padding when it differs from the image's edge row (column), or from its own mean,
+#: by less than this on average (normalised intensity): flat bars, also with a periodic pattern or codec noise.
+PAD_FLAT_TOL = 0.02
+#: A noisy bar: a black (white) edge row, mean within this of 0 (1), and rows whose spread, and whose means'
+#: distance from the edge row's mean, are below this.
+PAD_NOISE_TOL = 0.1
+#: The detector runs on the content box only when that enlarges the anatomy in its canvas at least this much.
+PAD_MIN_GAIN = 1.1
+
+
+@dataclass(frozen=True)
+class ContentBox:
+    """The part of an image inside its flat padding (black bars), in whole pixels ``[x0, x1) × [y0, y1)``."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.y1 - self.y0, self.x1 - self.x0)
+
+
+def _pad_run(lines: np.ndarray, reverse: bool) -> int:
+    """How many leading (or trailing) rows of ``lines`` are padding (see :func:`content_box`)."""
+    order = lines[::-1] if reverse else lines
+    if order.shape[0] == 0:
+        return 0
+    edge = order[0]
+    sd = order.std(axis=1)
+    e = float(edge.mean())
+    dark_or_bright = e < PAD_NOISE_TOL or e > 1.0 - PAD_NOISE_TOL
+    if not (sd[0] < PAD_FLAT_TOL or (dark_or_bright and sd[0] < PAD_NOISE_TOL)):
+        return 0  # the edge row is anatomy or a label, not a bar
+    same = np.abs(order - edge[None, :]).mean(axis=1) < PAD_FLAT_TOL  # a pattern across the bar
+    bar = same | (sd < PAD_FLAT_TOL)  # or along it
+    if dark_or_bright:  # a black (white) bar with noise in it
+        bar |= (sd < PAD_NOISE_TOL) & (np.abs(order.mean(axis=1) - e) < PAD_NOISE_TOL)
+    return int(order.shape[0] if bar.all() else np.argmin(bar))
+
+
+def content_box(image_norm: np.ndarray, *, min_side_px: int = 16) -> ContentBox | None:
+    """The image inside padding bars on any side, or ``None`` when it has none.
+
+    Clinical exports put one leg on a tall canvas with black bars above and below (e.g. 128 × 1024 px).
+    A row (column) is padding when it repeats the image's edge row (column) or is flat itself, each to within
+    :data:`PAD_FLAT_TOL` on average (so a moiré pattern across or along a bar leaves it a bar), or when it
+    is a noisy black (white) bar: spread and mean within :data:`PAD_NOISE_TOL` of the edge row's. The edge
+    row itself must be bar-like. Bars are stripped from each side inwards, columns within the rows left.
+
+    Parameters
+    ----------
+    image_norm : numpy.ndarray
+        2-D intensity-normalised image (0–1).
+    min_side_px : int
+        A box narrower or lower than this is not returned (an image that is almost all padding).
+
+    Returns
+    -------
+    ContentBox or None
+    """
+    img = np.asarray(image_norm, dtype=np.float32)
+    if img.ndim != 2 or img.size == 0:
+        return None
+    h, w = img.shape
+    step = max(1, int(np.ceil(max(h, w) / 2048)))  # rows/columns are subsampled along their length only
+    rows = img[:, ::step]
+    top = _pad_run(rows, False)
+    bottom = _pad_run(rows[top:], True)
+    if h - top - bottom < min_side_px:
+        return None
+    cols = img[top:h - bottom:step, :].T  # columns within the rows left
+    left = _pad_run(cols, False)
+    right = _pad_run(cols[left:], True)
+    y0, y1, x0, x1 = top, h - bottom, left, w - right
+    if (x0, y0, x1, y1) == (0, 0, w, h) or x1 - x0 < min_side_px or y1 - y0 < min_side_px:
+        return None
+    return ContentBox(x0, y0, x1, y1)
+
+
+def detection_crop(image_norm: np.ndarray, width_px: int, height_px: int, *, min_gain: float = PAD_MIN_GAIN
+                   ) -> ContentBox | None:
+    """The content box the detector should run on, or ``None`` to run it on the whole image.
+
+    The detector letterboxes what it sees, so padding bars shrink the anatomy in its canvas below the scale
+    it was trained on: a one-leg export on a 128 × 1024 canvas comes out 40–70 % smaller than its content
+    alone. The box is used when letterboxing it instead of the whole image enlarges the anatomy by
+    ``min_gain`` or more; an ordinary film (whose flat margin, if any, changes the scale little) is left
+    whole.
+
+    Parameters
+    ----------
+    image_norm : numpy.ndarray
+        2-D intensity-normalised image.
+    width_px, height_px : int
+        The detector's canvas.
+    min_gain : float
+        Least enlargement worth the crop.
+
+    Returns
+    -------
+    ContentBox or None
+    """
+    box = content_box(image_norm)
+    if box is None:
+        return None
+    h, w = np.asarray(image_norm).shape[:2]
+    ch, cw = box.shape
+    gain = min(width_px / cw, height_px / ch) / min(width_px / w, height_px / h)
+    return box if gain >= min_gain else None

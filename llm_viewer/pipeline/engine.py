@@ -26,6 +26,7 @@ from .crop import (
     Letterbox,
     apply_affine,
     crop_affine,
+    detection_crop,
     from_normalized,
     invert_affine,
     letterbox,
@@ -36,7 +37,7 @@ from .engine_side import SideCueMixin, forward_key
 from .legs import Detection, assign_legs
 from .marker import marker_warnings, read_side_markers
 from .models import build_detector, build_landmark_model, fold_batchnorm, skip_random_init
-from .multiscale import detect_multiscale
+from .multiscale import detect_in_content, detect_multiscale
 from .refine import Refiner
 from .results import (
     AnalysisCancelled,
@@ -227,6 +228,12 @@ class InferenceEngine(SideCueMixin):
         self.last_zoom_out = choice.zoom_out
         return dets
 
+    def _detect_view(self, view_norm: np.ndarray) -> tuple[list[Detection], float]:
+        """:meth:`detect` on ``view_norm``, with the zoom-out factor it kept."""
+        self.last_zoom_out = 1.0
+        dets = self.detect(view_norm)
+        return dets, self.last_zoom_out
+
     def _detect_once(self, image_norm: np.ndarray, lb: Letterbox | None = None, zoom_out: float = 1.0
                      ) -> list[Detection]:
         """One detector pass; with ``zoom_out`` > 1 on the image shrunk that much in the canvas, its boxes not
@@ -303,13 +310,27 @@ class InferenceEngine(SideCueMixin):
         norm = normalize_intensity(grey, self.config.intensity)
         del grey
         dcfg = self.config.detector
-        lb = letterbox(norm, dcfg.input_width_px, dcfg.input_height_px)
         timings["normalize"] = time.perf_counter() - t0
         report(0.05, "detecting regions")
 
         t0 = time.perf_counter()
-        self.last_zoom_out = 1.0
-        dets = self.detect(norm, lb) if detections is None else list(detections)
+        # padding bars (a one-leg export on a tall canvas) would shrink the anatomy in the detector's canvas:
+        # it runs on the content inside them (crop.detection_crop, multiscale.detect_in_content)
+        content = detection_crop(norm, dcfg.input_width_px, dcfg.input_height_px)
+        if detections is not None:
+            dets = list(detections)
+            self.last_zoom_out = 1.0
+        else:
+            kept = detect_in_content(norm, content, self._detect_view)
+            dets, content, self.last_zoom_out = kept.detections, kept.content, kept.zoom_out
+        result.detection_box_px = None if content is None else (content.x0, content.y0, content.x1, content.y1)
+        if content is None:
+            lb = letterbox(norm, dcfg.input_width_px, dcfg.input_height_px)
+        else:
+            lb_view = letterbox(norm[content.y0:content.y1, content.x0:content.x1], dcfg.input_width_px,
+                                dcfg.input_height_px)
+            lb = Letterbox(lb_view.pixels, lb_view.matrix @ np.array(
+                [[1.0, 0.0, -content.x0], [0.0, 1.0, -content.y0], [0.0, 0.0, 1.0]]))
         timings["detect"] = time.perf_counter() - t0
         result.detection_zoom_out = self.last_zoom_out
         if self.last_zoom_out != 1.0:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..core.landmarks import REGIONS
-from .crop import Box
+from .crop import Box, ContentBox
 from .legs import Detection
 
 DEFAULT_ZOOM_OUT_FACTORS: tuple[float, ...] = (1.5, 2.0)
@@ -117,3 +117,60 @@ def detect_multiscale(image_norm: np.ndarray, run: Callable[[float], list[Detect
         if s > best_score + SWITCH_MARGIN:
             best_f, best, best_score = float(f), dets, s
     return best, ScaleChoice(best_f, tuple(scores), scores)
+
+
+@dataclass(frozen=True)
+class DetectionView:
+    """The detections kept and what the detector ran on to get them.
+
+    Attributes
+    ----------
+    detections : list of Detection
+        Boxes in the whole image's pixels.
+    content : ContentBox or None
+        The part inside padding bars the kept pass ran on (:func:`llm_viewer.pipeline.crop.detection_crop`),
+        ``None`` for the whole image.
+    zoom_out : float
+        The zoom-out factor of the kept pass (1.0: none).
+    """
+
+    detections: list[Detection]
+    content: ContentBox | None
+    zoom_out: float
+
+
+def detect_in_content(image_norm: np.ndarray, content: ContentBox | None,
+                      detect: Callable[[np.ndarray], tuple[list[Detection], float]]) -> DetectionView:
+    """Detect on the content inside padding bars; when that finds no whole leg, on the whole image too.
+
+    The content crop enlarges a one-leg export's anatomy to a whole film's scale in the detector's canvas.
+    A partial view inside bars (an ankle alone on a collimated film) it enlarges further than the zoom-out
+    passes make up for, so when the content's passes find no complete leg the whole image is tried as well
+    (with its own zoom-out passes) and kept when its mean best-box score is higher by :data:`SWITCH_MARGIN`.
+
+    Parameters
+    ----------
+    image_norm : numpy.ndarray
+        Intensity-normalised image.
+    content : ContentBox or None
+        Where the content is; ``None`` runs the whole image only.
+    detect : callable
+        ``detect(view) -> (detections in view's pixels, zoom_out kept)``: one multiscale detection.
+
+    Returns
+    -------
+    DetectionView
+    """
+    if content is None:
+        dets, zoom = detect(image_norm)
+        return DetectionView(list(dets), None, zoom)
+    view = image_norm[content.y0:content.y1, content.x0:content.x1]
+    inner, zoom = detect(view)
+    inner = [replace(d, box=Box(d.box.x0 + content.x0, d.box.y0 + content.y0, d.box.x1 + content.x0,
+                                d.box.y1 + content.y0)) for d in inner]
+    if complete_leg(inner):
+        return DetectionView(inner, content, zoom)
+    whole, zoom_whole = detect(image_norm)
+    if mean_top_score(whole) > mean_top_score(inner) + SWITCH_MARGIN:
+        return DetectionView(list(whole), None, zoom_whole)
+    return DetectionView(inner, content, zoom)

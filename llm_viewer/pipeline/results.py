@@ -85,6 +85,9 @@ class AnalysisResult:
     detection_zoom_out: float = 1.0
     """1.0, or the factor the image was zoomed out by for the detector (a view without a whole leg: a knee or
     an ankle alone; :mod:`llm_viewer.pipeline.multiscale`)."""
+    detection_box_px: tuple[int, int, int, int] | None = None
+    """``(x0, y0, x1, y1)`` of the part of the image the detector ran on (inside padding bars:
+    :func:`llm_viewer.pipeline.crop.detection_crop`), or ``None`` for the whole image."""
 
 
 def flag_landmarks(result: AnalysisResult) -> None:

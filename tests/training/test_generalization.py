@@ -57,3 +57,16 @@ def test_exports_of_a_store_keep_the_legs_on_their_pixels(tmp_path):
         case = store.load_case(e)
         assert len(case.sides) == 1 and len(case.landmarks(case.sides[0])) == 9
         assert store.image_path(e).suffix in (".png", ".jpg")
+
+
+def test_versions_accept_ranges_and_reject_nonsense_with_a_message():
+    import argparse
+
+    import pytest
+
+    from training.generalization import get_args_parser, parse_versions
+
+    assert parse_versions("1-3,6") == [1, 2, 3, 6]
+    assert get_args_parser().parse_args(["--models", "m", "--out", "o", "--versions", "2-4"]).versions == [2, 3, 4]
+    with pytest.raises(argparse.ArgumentTypeError, match="1-6"):
+        parse_versions("one")

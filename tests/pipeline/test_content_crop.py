@@ -1,0 +1,121 @@
+"""Padding bars: the detector runs on the content inside them, in training and in inference alike."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from llm_viewer.pipeline.crop import Box, ContentBox, content_box, detection_crop
+from llm_viewer.pipeline.legs import Detection
+from llm_viewer.pipeline.multiscale import detect_in_content
+
+
+def _leg(h: int = 600, w: int = 100, seed: int = 0) -> np.ndarray:
+    """Soft tissue with a bright bone down the middle, 0.2-0.9 (normalised)."""
+    rng = np.random.default_rng(seed)
+    img = rng.uniform(0.2, 0.5, size=(h, w)).astype(np.float32)
+    img[:, w // 3: 2 * w // 3] += 0.4
+    return img
+
+
+def _pad(img: np.ndarray, top: int, bottom: int, left: int = 0, right: int = 0, value: float = 0.0) -> np.ndarray:
+    return np.pad(img, ((top, bottom), (left, right)), constant_values=value)
+
+
+def test_black_bars_above_and_below_are_found_exactly():
+    img = _pad(_leg(), 200, 224)
+    assert content_box(img) == ContentBox(0, 200, 100, 800)
+
+
+def test_bars_on_every_side_and_white_bars():
+    img = _pad(_leg(), 30, 40, 12, 9, value=1.0)
+    assert content_box(img) == ContentBox(12, 30, 112, 630)
+
+
+@pytest.mark.parametrize("pattern", ["across", "along", "noise"])
+def test_bars_with_a_moire_pattern_or_noise_are_still_bars(pattern):
+    img = _pad(_leg(), 200, 224)
+    rng = np.random.default_rng(1)
+    bar = np.zeros((200, 100), np.float32)
+    if pattern == "across":  # constant down each column: every bar row repeats the edge row
+        bar += 0.06 * (1 + np.cos(np.arange(100) * 1.3))[None, :]
+    elif pattern == "along":  # constant along each row, varying down the bar
+        bar += 0.06 * (1 + np.cos(np.arange(200) * 1.3))[:, None]
+    else:
+        bar += np.clip(rng.normal(0.03, 0.04, size=bar.shape), 0, None)
+    img[:200] = bar
+    assert content_box(img) == ContentBox(0, 200, 100, 800)
+
+
+def test_an_image_without_bars_has_no_content_box():
+    assert content_box(_leg()) is None
+    assert content_box(np.zeros((50, 50), np.float32)) is None  # all padding: nothing to run on
+    assert content_box(np.zeros((0, 0), np.float32)) is None
+
+
+def test_the_crop_is_used_only_when_it_enlarges_the_anatomy_in_the_canvas():
+    # a one-leg export: 128 x 1024 canvas, content 100 x 600 -> letterboxed into 256 x 768 it grows 1.7x
+    export = _pad(_pad(_leg(), 0, 0, 14, 14), 200, 224)
+    assert detection_crop(export, 256, 768) == ContentBox(14, 200, 114, 800)
+    # a film whose width fills the canvas: a flat strip at the bottom changes nothing -> whole image
+    film = _pad(_leg(900, 300), 0, 60)
+    assert content_box(film) == ContentBox(0, 0, 300, 900)
+    assert detection_crop(film, 256, 768) is None
+
+
+def test_engine_detects_inside_the_bars_and_maps_boxes_back(tiny_engine, monkeypatch):
+    rng = np.random.default_rng(0)
+    leg = rng.normal(100.0, 10.0, size=(600, 300)).astype(np.float32)
+    leg[:, 60:100] += 200.0
+    img = np.zeros((1200, 300), np.float32)
+    img[300:900] = leg
+    seen = []
+
+    def fake_detect(image_norm, lb=None):
+        seen.append(image_norm.shape)
+        return [Detection(r, Box(40.0, 20.0 + 140 * i, 120.0, 120.0 + 140 * i), 0.9)
+                for i, r in enumerate(("hip", "diaphysis", "knee", "ankle"))]
+
+    monkeypatch.setattr(tiny_engine, "detect", fake_detect)
+    res = tiny_engine.analyze(img)
+    assert seen == [(600, 300)]  # a whole leg inside the bars: the whole image is not run
+    assert res.detection_box_px == (0, 300, 300, 900)
+    knee = [r for r in res.rois + res.unassigned_rois if r.region == "knee"]
+    assert [(r.x0, r.y0, r.x1, r.y1) for r in knee] == [(40.0, 600.0, 120.0, 700.0)]
+    # an image without bars runs whole
+    seen.clear()
+    res2 = tiny_engine.analyze(leg)
+    assert seen == [(600, 300)] and res2.detection_box_px is None
+
+
+def _dets(score, regions=("knee",), dy=0.0):
+    return [Detection(r, Box(10.0, dy + 100.0 * i, 60.0, dy + 100.0 * i + 80), score) for i, r in enumerate(regions)]
+
+
+def test_a_partial_view_inside_bars_is_also_tried_whole_and_the_better_kept():
+    img = np.zeros((1000, 100), np.float32)
+    content = ContentBox(0, 200, 100, 800)
+    calls = []
+
+    def detect(view):
+        calls.append(view.shape)
+        # the content pass finds a weak diaphysis, the whole image a confident ankle
+        return (_dets(0.6, ("diaphysis",)), 2.0) if view.shape == (600, 100) else (_dets(0.95, ("ankle",)), 1.0)
+
+    kept = detect_in_content(img, content, detect)
+    assert calls == [(600, 100), (1000, 100)]
+    assert kept.content is None and kept.zoom_out == 1.0 and [d.region for d in kept.detections] == ["ankle"]
+
+    def detect_equal(view):
+        return (_dets(0.9), 1.0)
+
+    kept = detect_in_content(img, content, detect_equal)  # no better whole-image reading: the content's stays
+    assert kept.content == content and kept.detections[0].box.y0 == 200.0
+
+    def detect_whole_leg(view):
+        calls.append(view.shape)
+        return (_dets(0.7, ("hip", "diaphysis", "knee", "ankle")), 1.0)
+
+    calls.clear()
+    kept = detect_in_content(img, content, detect_whole_leg)
+    assert calls == [(600, 100)] and kept.content == content
