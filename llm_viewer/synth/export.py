@@ -218,6 +218,50 @@ def _map_point(m: np.ndarray, xy: Any) -> list[float]:
     return [float(m[0, 0] * x + m[0, 1] * y + m[0, 2]), float(m[1, 0] * x + m[1, 1] * y + m[1, 2])]
 
 
+#: A region of the other leg inside a one-leg crop is boxed when at least this share of its box is inside.
+OTHER_LEG_MIN_INSIDE = 0.5
+
+
+def other_leg_rois(rois: Any, matrix: np.ndarray, width_px: int, height_px: int, *, exclude_side: str
+                   ) -> list[dict[str, Any]]:
+    """ROI boxes of the legs other than ``exclude_side`` that a one-leg crop still shows, clipped to it.
+
+    A one-leg crop of a film with the legs close together shows part of the other leg, often its knee and
+    ankle beside the exported leg's. Left unboxed, those regions would teach the detector that a knee or an
+    ankle beside another one is background, and it then misses ankles on whole films. A region is boxed
+    when at least :data:`OTHER_LEG_MIN_INSIDE` of its box is inside the crop; its landmarks are not exported
+    (the crop's ground truth is the exported leg's).
+
+    Parameters
+    ----------
+    rois : sequence of dict
+        The source study's ROI records (``side``, ``region``, ``box_px``).
+    matrix : numpy.ndarray
+        2×3 source -> export pixel matrix (axis-aligned).
+    width_px, height_px : int
+        The export's size.
+    exclude_side : str
+        The exported leg.
+
+    Returns
+    -------
+    list of dict
+        ROI records in export pixels.
+    """
+    out = []
+    for r in rois:
+        if r["side"] == exclude_side:
+            continue
+        x0b, y0b, x1b, y1b = (float(v) for v in r["box_px"])
+        a, b = _map_point(matrix, (x0b, y0b)), _map_point(matrix, (x1b, y1b))
+        full = max(0.0, b[0] - a[0]) * max(0.0, b[1] - a[1])
+        box = [max(-0.5, a[0]), max(-0.5, a[1]), min(width_px - 0.5, b[0]), min(height_px - 0.5, b[1])]
+        inside = max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+        if full > 0 and inside >= OTHER_LEG_MIN_INSIDE * full:
+            out.append({**{k: v for k, v in r.items() if k != "box_px"}, "box_px": box})
+    return out
+
+
 def export_case(case: Any, spec: ExportSpec) -> ExportedCase:
     """Export a synthetic study in a clinical format, with its landmarks and ROI boxes mapped exactly.
 
@@ -319,6 +363,8 @@ def export_case(case: Any, spec: ExportSpec) -> ExportedCase:
         box = [max(-0.5, a[0]), max(-0.5, a[1]), min(w2 - 0.5, b[0]), min(h2 - 0.5, b[1])]
         if box[2] > box[0] and box[3] > box[1]:
             rois.append({**{k: v for k, v in r.items() if k != "box_px"}, "box_px": box})
+    if spec.kind == "single_leg":
+        rois += other_leg_rois(case.rois, m, w2, h2, exclude_side=spec.side)
     if spec.fmt == "jpeg":
         ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(spec.jpeg_quality)])
         suffix = ".jpg"

@@ -166,3 +166,22 @@ def test_more_exports_can_be_added_to_a_store_later(tmp_path):
     assert ids == ["synth-6-000000", "synth-6-000000-x0", "synth-6-000000-x1"]
     x1 = store.load_case(next(e for e in store.entries() if e.id.endswith("-x1")))
     assert x1.get("synthetic")["export"]["spec"]["kind"] == "single_leg"
+
+
+def test_a_one_leg_crop_boxes_the_other_legs_regions_it_still_shows():
+    """The other leg's knee half inside the crop is boxed (so the detector never learns it as background);
+    its hip, outside, is not; and the crop's ground truth stays the exported leg's alone."""
+    c = _blob_case()
+    c.rois = [{"side": "right", "region": "knee", "box_px": [60.0, 600.0, 160.0, 700.0], "score": 1.0},
+              {"side": "left", "region": "knee", "box_px": [170.0, 600.0, 250.0, 700.0], "score": 1.0},
+              {"side": "left", "region": "hip", "box_px": [260.0, 150.0, 340.0, 260.0], "score": 1.0}]
+    ex = export_case(c, ExportSpec(kind="single_leg", width_px=256, canvas_px=(128, 1024), side="right"))
+    assert set(ex.landmarks) == {"right"}
+    got = {(r["side"], r["region"]) for r in ex.rois}
+    assert got == {("right", "knee"), ("left", "knee")}
+    box = next(r["box_px"] for r in ex.rois if r["side"] == "left")
+    h, w = ex.pixels.shape
+    assert -0.5 <= box[0] < box[2] <= w - 0.5 and -0.5 <= box[1] < box[3] <= h - 0.5
+    # the box is where the other knee is: its left edge maps like a point
+    x0 = ex.matrix[0, 0] * 170.0 + ex.matrix[0, 2]
+    assert box[0] == pytest.approx(max(-0.5, x0), abs=1e-6)

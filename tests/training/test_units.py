@@ -168,3 +168,32 @@ def test_training_data_fingerprint_changes_with_content_not_only_ids(tiny_store)
     assert store_fingerprint(cases) == same
     changed = [dataclasses.replace(cases[0], content_sha256="0" * 64 + ":" + "1" * 64), *cases[1:]]
     assert store_fingerprint(changed) != same
+
+
+def test_detector_cache_crops_padding_bars_like_inference(tmp_path):
+    """A one-leg export with black bars: the cached canvas is its content letterboxed, boxes on the bone."""
+    import cv2
+
+    from llm_viewer.pipeline.crop import Box, detection_crop, letterbox
+    from training.data import CaseRecord, _process_case, cache_spec
+
+    rng = np.random.default_rng(0)
+    img = np.zeros((1024, 128), np.uint8)
+    img[200:800] = rng.integers(40, 90, size=(600, 128))
+    img[500:560, 40:90] = 230  # the "knee"
+    path = tmp_path / "export.png"
+    cv2.imwrite(str(path), img)
+    spec = cache_spec(get_preset("lite"))
+    assert spec["det_content_crop"] is True
+    case = CaseRecord("c", "train", path, None, {}, {("right", "knee"): Box(39.5, 499.5, 89.5, 559.5)}, {})
+    canvas, boxes, labels = _process_case((case, {**spec, "regions": {}, "refine": {}}))["detector"]
+    norm = normalize_intensity(img.astype(np.float32), get_preset("lite").bundle.intensity)
+    content = detection_crop(norm, spec["det_w"], spec["det_h"])
+    assert content is not None and (content.y0, content.y1) == (200, 800)
+    expected = letterbox(norm[200:800], spec["det_w"], spec["det_h"]).pixels
+    assert np.abs(canvas / 255.0 - expected).max() < 0.01
+    (x0, y0, x1, y1), = boxes
+    assert labels.tolist() == [3]
+    inside = canvas[int(y0) + 2:int(y1) - 2, int(x0) + 2:int(x1) - 2]
+    assert inside.size > 0 and inside.min() > 200  # the box is on the bright square in the canvas
+    assert canvas[int(y1) + 4:int(y1) + 10, int(x0):int(x1)].max() < 200
