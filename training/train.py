@@ -430,7 +430,12 @@ def write_bundle(preset: TrainPreset, out: Path, fingerprint: str, log, *, init_
     if (out / "bundle.json").is_file() and src_path.is_file() and json.loads(src_path.read_text()) == sources:
         log(f"bundle in {out} is up to date")
         return True
-    cfg = dataclasses.replace(preset.bundle, training_data_fingerprint=fingerprint,
+    bundle = preset.bundle
+    if (out / "checkpoints" / "detector" / "best.safetensors").is_file():
+        # a detector trained here saw one-leg exports inside their padding bars (data.cache_spec
+        # det_content_crop): inference reads the content first
+        bundle = dataclasses.replace(bundle, detector=dataclasses.replace(bundle.detector, content_crop="first"))
+    cfg = dataclasses.replace(bundle, training_data_fingerprint=fingerprint,
                               created_utc=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                               notes=notes or f"trained with training.train --preset {preset.name}")
     save_bundle(out, cfg, {p: states[p] for p in ("detector", "hip", "diaphysis", "knee", "ankle")})

@@ -74,6 +74,9 @@ class IntensityConfig:
         return cls(method, low, high)
 
 
+CONTENT_CROP_MODES = ("first", "fallback", "off")
+
+
 @dataclass(frozen=True)
 class DetectorConfig:
     """ROI detector: Faster R-CNN on the whole image letterboxed into ``input_width_px × input_height_px``."""
@@ -87,6 +90,10 @@ class DetectorConfig:
     rpn_post_nms_top_n: int = 150
     detections_per_img: int = 40
     zoom_out_factors: tuple[float, ...] = (1.5, 2.0)  # extra passes for a view without a whole leg (multiscale)
+    content_crop: str = "fallback"
+    """Padding bars (``crop.detection_crop``): ``"first"`` detects on the content inside them first (a detector
+    trained on such crops), ``"fallback"`` on the whole image first and on the content when that finds no whole
+    leg (a detector trained on whole exports: the default for bundles that do not say), ``"off"`` never."""
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> DetectorConfig:
@@ -108,6 +115,11 @@ class DetectorConfig:
             if not isinstance(factors, list | tuple) or len(factors) > 4:
                 raise BundleError(f"{where}.zoom_out_factors: expected a list of at most 4 numbers, got {factors!r}")
             kw["zoom_out_factors"] = tuple(_num(f, f"{where}.zoom_out_factors", lo=1.01, hi=8) for f in factors)
+        if "content_crop" in raw:
+            mode = raw["content_crop"]
+            if mode not in CONTENT_CROP_MODES:
+                raise BundleError(f"{where}.content_crop: expected one of {CONTENT_CROP_MODES}, got {mode!r}")
+            kw["content_crop"] = mode
         return cls(**kw)
 
 

@@ -316,12 +316,13 @@ class InferenceEngine(SideCueMixin):
         t0 = time.perf_counter()
         # padding bars (a one-leg export on a tall canvas) would shrink the anatomy in the detector's canvas:
         # it runs on the content inside them (crop.detection_crop, multiscale.detect_in_content)
-        content = detection_crop(norm, dcfg.input_width_px, dcfg.input_height_px)
+        content = (detection_crop(norm, dcfg.input_width_px, dcfg.input_height_px)
+                   if dcfg.content_crop != "off" else None)
         if detections is not None:
             dets = list(detections)
             self.last_zoom_out = 1.0
         else:
-            kept = detect_in_content(norm, content, self._detect_view)
+            kept = detect_in_content(norm, content, self._detect_view, content_first=dcfg.content_crop == "first")
             dets, content, self.last_zoom_out = kept.detections, kept.content, kept.zoom_out
         result.detection_box_px = None if content is None else (content.x0, content.y0, content.x1, content.y1)
         if content is None:

@@ -140,13 +140,19 @@ class DetectionView:
 
 
 def detect_in_content(image_norm: np.ndarray, content: ContentBox | None,
-                      detect: Callable[[np.ndarray], tuple[list[Detection], float]]) -> DetectionView:
-    """Detect on the content inside padding bars; when that finds no whole leg, on the whole image too.
+                      detect: Callable[[np.ndarray], tuple[list[Detection], float]], *,
+                      content_first: bool = True) -> DetectionView:
+    """Detect on the content inside padding bars and on the whole image, the second only when needed.
 
     The content crop enlarges a one-leg export's anatomy to a whole film's scale in the detector's canvas.
     A partial view inside bars (an ankle alone on a collimated film) it enlarges further than the zoom-out
-    passes make up for, so when the content's passes find no complete leg the whole image is tried as well
-    (with its own zoom-out passes) and kept when its mean best-box score is higher by :data:`SWITCH_MARGIN`.
+    passes make up for. So the first reading (the content's with ``content_first``, else the whole
+    image's) is kept when it finds a complete leg; otherwise the other is run too (each with its own
+    zoom-out passes) and kept when it finds a complete leg and the first does not. Reading the content
+    first, the whole image is also kept when its mean best-box score is higher by :data:`SWITCH_MARGIN`
+    (a partial view). Reading the whole image first, the content only ever replaces it with a complete
+    leg: on knee-only and ankle-only views, whose film margins can look like bars, a higher-scoring
+    reading of the enlarged content added phantoms (docs/EVALUATION.md, round 7).
 
     Parameters
     ----------
@@ -156,6 +162,9 @@ def detect_in_content(image_norm: np.ndarray, content: ContentBox | None,
         Where the content is; ``None`` runs the whole image only.
     detect : callable
         ``detect(view) -> (detections in view's pixels, zoom_out kept)``: one multiscale detection.
+    content_first : bool
+        Read the content first (a detector trained on content crops: ``DetectorConfig.content_crop`` =
+        ``"first"``), or the whole image first (``"fallback"``, a detector trained on whole exports).
 
     Returns
     -------
@@ -164,13 +173,25 @@ def detect_in_content(image_norm: np.ndarray, content: ContentBox | None,
     if content is None:
         dets, zoom = detect(image_norm)
         return DetectionView(list(dets), None, zoom)
-    view = image_norm[content.y0:content.y1, content.x0:content.x1]
-    inner, zoom = detect(view)
-    inner = [replace(d, box=Box(d.box.x0 + content.x0, d.box.y0 + content.y0, d.box.x1 + content.x0,
-                                d.box.y1 + content.y0)) for d in inner]
-    if complete_leg(inner):
-        return DetectionView(inner, content, zoom)
-    whole, zoom_whole = detect(image_norm)
-    if mean_top_score(whole) > mean_top_score(inner) + SWITCH_MARGIN:
-        return DetectionView(list(whole), None, zoom_whole)
-    return DetectionView(inner, content, zoom)
+
+    def inner() -> DetectionView:
+        view = image_norm[content.y0:content.y1, content.x0:content.x1]
+        dets, zoom = detect(view)
+        shifted = [replace(d, box=Box(d.box.x0 + content.x0, d.box.y0 + content.y0, d.box.x1 + content.x0,
+                                      d.box.y1 + content.y0)) for d in dets]
+        return DetectionView(shifted, content, zoom)
+
+    def whole() -> DetectionView:
+        dets, zoom = detect(image_norm)
+        return DetectionView(list(dets), None, zoom)
+
+    first_run, second_run = (inner, whole) if content_first else (whole, inner)
+    first = first_run()
+    if complete_leg(first.detections):
+        return first
+    second = second_run()
+    if complete_leg(second.detections):
+        return second
+    if content_first and mean_top_score(second.detections) > mean_top_score(first.detections) + SWITCH_MARGIN:
+        return second  # the whole image: a partial view the crop enlarged too far (RG3's ankle)
+    return first

@@ -63,7 +63,17 @@ def test_the_crop_is_used_only_when_it_enlarges_the_anatomy_in_the_canvas():
     assert detection_crop(film, 256, 768) is None
 
 
-def test_engine_detects_inside_the_bars_and_maps_boxes_back(tiny_engine, monkeypatch):
+@pytest.mark.parametrize("mode", ["first", "fallback", "off"])
+def test_engine_detects_inside_the_bars_and_maps_boxes_back(mode, monkeypatch):
+    import dataclasses
+
+    from llm_viewer.pipeline.engine import InferenceEngine
+
+    from .conftest import tiny_config
+
+    cfg = tiny_config()
+    engine = InferenceEngine.from_config(dataclasses.replace(
+        cfg, detector=dataclasses.replace(cfg.detector, content_crop=mode)), device="cpu", seed=0)
     rng = np.random.default_rng(0)
     leg = rng.normal(100.0, 10.0, size=(600, 300)).astype(np.float32)
     leg[:, 60:100] += 200.0
@@ -76,15 +86,19 @@ def test_engine_detects_inside_the_bars_and_maps_boxes_back(tiny_engine, monkeyp
         return [Detection(r, Box(40.0, 20.0 + 140 * i, 120.0, 120.0 + 140 * i), 0.9)
                 for i, r in enumerate(("hip", "diaphysis", "knee", "ankle"))]
 
-    monkeypatch.setattr(tiny_engine, "detect", fake_detect)
-    res = tiny_engine.analyze(img)
-    assert seen == [(600, 300)]  # a whole leg inside the bars: the whole image is not run
-    assert res.detection_box_px == (0, 300, 300, 900)
-    knee = [r for r in res.rois + res.unassigned_rois if r.region == "knee"]
-    assert [(r.x0, r.y0, r.x1, r.y1) for r in knee] == [(40.0, 600.0, 120.0, 700.0)]
+    monkeypatch.setattr(engine, "detect", fake_detect)
+    res = engine.analyze(img)
+    knee = [(r.x0, r.y0, r.x1, r.y1) for r in res.rois + res.unassigned_rois if r.region == "knee"]
+    if mode == "first":  # a whole leg inside the bars: the whole image is not run; boxes shifted back
+        assert seen == [(600, 300)]
+        assert res.detection_box_px == (0, 300, 300, 900)
+        assert knee == [(40.0, 600.0, 120.0, 700.0)]
+    else:  # the whole image first, and a whole leg there: the content is not run
+        assert seen == [(1200, 300)]
+        assert res.detection_box_px is None and knee == [(40.0, 300.0, 120.0, 400.0)]
     # an image without bars runs whole
     seen.clear()
-    res2 = tiny_engine.analyze(leg)
+    res2 = engine.analyze(leg)
     assert seen == [(600, 300)] and res2.detection_box_px is None
 
 
@@ -119,3 +133,20 @@ def test_a_partial_view_inside_bars_is_also_tried_whole_and_the_better_kept():
     calls.clear()
     kept = detect_in_content(img, content, detect_whole_leg)
     assert calls == [(600, 100)] and kept.content == content
+
+
+def test_whole_image_first_tries_the_content_when_it_finds_no_whole_leg():
+    img = np.zeros((1000, 100), np.float32)
+    content = ContentBox(0, 200, 100, 800)
+    calls = []
+
+    def detect(view):
+        calls.append(view.shape)
+        if view.shape == (1000, 100):  # the whole export: the leg too small, a knee only
+            return (_dets(0.9, ("knee",)), 1.0)
+        return (_dets(0.8, ("hip", "diaphysis", "knee", "ankle")), 1.0)
+
+    kept = detect_in_content(img, content, detect, content_first=False)
+    assert calls == [(1000, 100), (600, 100)]
+    assert kept.content == content and len(kept.detections) == 4  # a complete leg beats a higher-scoring part
+    assert kept.detections[0].box.y0 == 200.0
