@@ -35,7 +35,7 @@ from llm_viewer.pipeline.crop import (
     apply_affine_box,
     crop_affine,
     detection_crop,
-    letterbox,
+    letterbox_content,
     normalize_intensity,
     warp_crop,
 )
@@ -157,17 +157,13 @@ def _process_case(args: tuple[CaseRecord, dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {"case_id": case.case_id, "split": case.split, "regions": {}, "refine": {}}
     # the detector sees what inference shows it: the content inside padding bars (crop.detection_crop)
     content = detection_crop(norm, spec["det_w"], spec["det_h"]) if spec.get("det_content_crop") else None
-    if content is None:
-        lb = letterbox(norm, spec["det_w"], spec["det_h"])
-        det_matrix, extent = lb.matrix, (spec["det_w"], spec["det_h"])
-    else:
-        lb = letterbox(norm[content.y0:content.y1, content.x0:content.x1], spec["det_w"], spec["det_h"])
-        det_matrix = lb.matrix @ np.array([[1.0, 0, -content.x0], [0, 1.0, -content.y0], [0, 0, 1.0]])
-        extent = (int(round((content.x1 - content.x0) * lb.matrix[0, 0])),
-                  int(round((content.y1 - content.y0) * lb.matrix[1, 1])))
+    lb = letterbox_content(norm, content, spec["det_w"], spec["det_h"])
+    extent = ((spec["det_w"], spec["det_h"]) if content is None else
+              (int(round((content.x1 - content.x0) * lb.matrix[0, 0])),
+               int(round((content.y1 - content.y0) * lb.matrix[1, 1]))))
     boxes, labels = [], []
     for (_side, region), box in case.rois.items():
-        b = apply_affine_box(det_matrix, box)
+        b = apply_affine_box(lb.matrix, box)
         x0, y0 = max(b.x0 + 0.5, 0.0), max(b.y0 + 0.5, 0.0)
         x1, y1 = min(b.x1 + 0.5, float(extent[0])), min(b.y1 + 0.5, float(extent[1]))
         if x1 - x0 < 1.0 or y1 - y0 < 1.0:

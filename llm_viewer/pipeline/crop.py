@@ -333,3 +333,13 @@ def detection_crop(image_norm: np.ndarray, width_px: int, height_px: int, *, min
     ch, cw = box.shape
     gain = min(width_px / cw, height_px / ch) / min(width_px / w, height_px / h)
     return box if gain >= min_gain else None
+
+
+def letterbox_content(image: np.ndarray, content: ContentBox | None, width_px: int, height_px: int) -> Letterbox:
+    """:func:`letterbox` of ``content``'s part of ``image`` (the whole image when ``None``), its matrix taking the
+    whole image's pixels to the canvas (what the detector's boxes map back with)."""
+    if content is None:
+        return letterbox(image, width_px, height_px)
+    lb = letterbox(image[content.y0:content.y1, content.x0:content.x1], width_px, height_px)
+    shift = np.array([[1.0, 0.0, -content.x0], [0.0, 1.0, -content.y0], [0.0, 0.0, 1.0]])
+    return Letterbox(lb.pixels, lb.matrix @ shift)

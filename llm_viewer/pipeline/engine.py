@@ -30,6 +30,7 @@ from .crop import (
     from_normalized,
     invert_affine,
     letterbox,
+    letterbox_content,
     normalize_intensity,
     warp_crop,
 )
@@ -325,13 +326,7 @@ class InferenceEngine(SideCueMixin):
             kept = detect_in_content(norm, content, self._detect_view, content_first=dcfg.content_crop == "first")
             dets, content, self.last_zoom_out = kept.detections, kept.content, kept.zoom_out
         result.detection_box_px = None if content is None else (content.x0, content.y0, content.x1, content.y1)
-        if content is None:
-            lb = letterbox(norm, dcfg.input_width_px, dcfg.input_height_px)
-        else:
-            lb_view = letterbox(norm[content.y0:content.y1, content.x0:content.x1], dcfg.input_width_px,
-                                dcfg.input_height_px)
-            lb = Letterbox(lb_view.pixels, lb_view.matrix @ np.array(
-                [[1.0, 0.0, -content.x0], [0.0, 1.0, -content.y0], [0.0, 0.0, 1.0]]))
+        lb = letterbox_content(norm, content, dcfg.input_width_px, dcfg.input_height_px)
         timings["detect"] = time.perf_counter() - t0
         result.detection_zoom_out = self.last_zoom_out
         if self.last_zoom_out != 1.0:

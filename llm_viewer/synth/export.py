@@ -222,6 +222,14 @@ def _map_point(m: np.ndarray, xy: Any) -> list[float]:
 OTHER_LEG_MIN_INSIDE = 0.5
 
 
+def _map_box(m: np.ndarray, box_px: Any, width_px: int, height_px: int) -> tuple[list[float], float]:
+    """A box's edges mapped with the axis-aligned ``m`` and clipped to the export; also its unclipped area."""
+    x0b, y0b, x1b, y1b = (float(v) for v in box_px)
+    a, b = _map_point(m, (x0b, y0b)), _map_point(m, (x1b, y1b))
+    full = max(0.0, b[0] - a[0]) * max(0.0, b[1] - a[1])
+    return [max(-0.5, a[0]), max(-0.5, a[1]), min(width_px - 0.5, b[0]), min(height_px - 0.5, b[1])], full
+
+
 def other_leg_rois(rois: Any, matrix: np.ndarray, width_px: int, height_px: int, *, exclude_side: str
                    ) -> list[dict[str, Any]]:
     """ROI boxes of the legs other than ``exclude_side`` that a one-leg crop still shows, clipped to it.
@@ -252,10 +260,7 @@ def other_leg_rois(rois: Any, matrix: np.ndarray, width_px: int, height_px: int,
     for r in rois:
         if r["side"] == exclude_side:
             continue
-        x0b, y0b, x1b, y1b = (float(v) for v in r["box_px"])
-        a, b = _map_point(matrix, (x0b, y0b)), _map_point(matrix, (x1b, y1b))
-        full = max(0.0, b[0] - a[0]) * max(0.0, b[1] - a[1])
-        box = [max(-0.5, a[0]), max(-0.5, a[1]), min(width_px - 0.5, b[0]), min(height_px - 0.5, b[1])]
+        box, full = _map_box(matrix, r["box_px"], width_px, height_px)
         inside = max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
         if full > 0 and inside >= OTHER_LEG_MIN_INSIDE * full:
             out.append({**{k: v for k, v in r.items() if k != "box_px"}, "box_px": box})
@@ -358,9 +363,7 @@ def export_case(case: Any, spec: ExportSpec) -> ExportedCase:
     for r in case.rois:
         if r["side"] not in landmarks:
             continue
-        x0b, y0b, x1b, y1b = (float(v) for v in r["box_px"])
-        a, b = _map_point(m, (x0b, y0b)), _map_point(m, (x1b, y1b))
-        box = [max(-0.5, a[0]), max(-0.5, a[1]), min(w2 - 0.5, b[0]), min(h2 - 0.5, b[1])]
+        box, _ = _map_box(m, r["box_px"], w2, h2)
         if box[2] > box[0] and box[3] > box[1]:
             rois.append({**{k: v for k, v in r.items() if k != "box_px"}, "box_px": box})
     if spec.kind == "single_leg":
