@@ -2,7 +2,7 @@
 
 Usage::
 
-    python -m training.calibrate --models BUNDLE --data CAL_STORE [--data2 STORE ...] --out BUNDLE
+    python -m training.calibrate --models BUNDLE --data CAL_STORE [--data2 STORE ...] [--radii-only STORE ...] --out BUNDLE
     python -m training.calibrate --models BUNDLE --check STORE [STORE ...] [--tta] [--json OUT]
 
 The first form runs the bundle (``InferenceEngine.analyze`` with refinement, exactly as ``llm-viewer analyze``,
@@ -39,6 +39,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--models", required=True, help="model bundle folder")
     p.add_argument("--data", nargs="+", default=[], help="calibration store(s) with ground truth")
     p.add_argument("--data2", nargs="+", default=[], help="more calibration stores (pooled with --data)")
+    p.add_argument("--radii-only", nargs="+", default=[], metavar="STORE",
+                   help="more stores for the radii and metric intervals only, not the OOD references (e.g. exports "
+                        "of other generator versions, whose weak detections would loosen the OOD flag)")
     p.add_argument("--out", default=None, help="folder that receives calibration.json (normally the bundle)")
     p.add_argument("--check", nargs="+", default=None, metavar="STORE", help="evaluate the calibration on stores")
     p.add_argument("--coverage", type=float, default=0.9, help="probability the radius holds (default 0.9)")
@@ -83,7 +86,10 @@ def run_store(engine: Any, store_path: str | Path, *, limit: int | None = None) 
 # --------------------------------------------------------------------------- fitting
 def fit(records: list[dict[str, Any]], model_id: str, *, coverage: float = 0.9, margin: float = 1.25,
         data: list[dict[str, Any]] | None = None):
-    """Build a :class:`~llm_viewer.pipeline.calibration.Calibration` from :func:`run_store` records."""
+    """Build a :class:`~llm_viewer.pipeline.calibration.Calibration` from :func:`run_store` records.
+
+    Records with ``"ood_reference": False`` (``--radii-only`` stores) feed the radii and metric factors only, not
+    the OOD flag's references (histograms, detector scores, texture)."""
     from llm_viewer.core.uncertainty import metric_intervals
     from llm_viewer.pipeline.calibration import (
         Calibration,
@@ -95,7 +101,7 @@ def fit(records: list[dict[str, Any]], model_id: str, *, coverage: float = 0.9, 
     )
 
     feats = [ImageFeatures.from_json(r["features"]) for r in records]
-    with_legs = [f for f in feats if f.n_legs]
+    with_legs = [f for r, f in zip(records, feats) if f.n_legs and r.get("ood_reference", True)]
     if not with_legs:
         raise ValueError("the model found no leg on any calibration study: nothing to calibrate on")
     ref = np.mean([f.hist for f in with_legs], axis=0)
@@ -312,7 +318,7 @@ def main(args: argparse.Namespace) -> int:
     from llm_viewer.pipeline.engine import InferenceEngine
 
     torch.set_num_threads(max(1, args.threads))
-    stores = list(args.data) + list(args.data2)
+    stores = list(args.data) + list(args.data2) + list(args.radii_only)
     if args.check is None and not stores:
         print("calibrate: give --data STORE (to calibrate) or --check STORE (to evaluate)", file=sys.stderr)
         return 2
@@ -341,8 +347,11 @@ def main(args: argparse.Namespace) -> int:
         for s in stores:
             t0 = time.perf_counter()
             recs = run_store(engine, s, limit=args.limit)
+            reference = s not in args.radii_only
+            for r in recs:
+                r["ood_reference"] = reference
             records += recs
-            data.append({"store": str(s), "studies": len(recs)})
+            data.append({"store": str(s), "studies": len(recs)} | ({} if reference else {"radii_only": True}))
             print(f"calibrate: ran {len(recs)} studies of {s} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         cal = fit(records, engine.model_id, coverage=args.coverage, margin=args.margin, data=data)
         path = cal.save(args.out or args.models)

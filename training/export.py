@@ -3,6 +3,7 @@
 Usage::
 
     python -m training.export --models MODELDIR --out BUNDLEDIR [--check-image IMAGE]
+        [--content-detector OTHER_BUNDLE [--content-crop first|fallback|off]]
 
 Every floating-point tensor is stored as float16, except the detector's largest layer
 (``roi_heads.box_head.fc6.weight``, 12544×1024: two thirds of the MobileNet detector) which is stored as
@@ -22,6 +23,7 @@ import json
 import math
 import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -70,12 +72,45 @@ def rebalance_detector_head(state: dict[str, torch.Tensor], *, max_ratio: float 
     return out
 
 
-def export_bundle(models: str | Path, out: str | Path) -> int:
-    """Write the compact bundle; returns its size in bytes."""
+def export_bundle(models: str | Path, out: str | Path, *, content_detector: str | Path | None = None,
+                  content_crop: str | None = None) -> int:
+    """Write the compact bundle; returns its size in bytes.
+
+    Parameters
+    ----------
+    models, out : path-like
+        The trained bundle and the folder to write.
+    content_detector : path-like, optional
+        A bundle whose detector becomes this bundle's ``detector_content``: the second detector that reads
+        the content inside padding bars (docs/PIPELINE.md "Padding bars"). Its detector config must match.
+    content_crop : str, optional
+        ``detector.content_crop`` of the written bundle; with a content detector the default is ``"first"``.
+
+    Raises
+    ------
+    BundleError
+        A bundle is unreadable, or the content detector's architecture or input size differs.
+    """
+    from llm_viewer.pipeline.bundle import BundleError
+
     bundle = load_bundle(models)
     out = Path(out)
-    states = {name: compact_state(bundle.state_dict(name), fc8=name == "detector") for name in bundle.files}
-    save_bundle(out, bundle.config, states)
+    if Path(models).resolve() == out.resolve():
+        raise BundleError(f"export writes a new bundle: --out {out} is the bundle it reads")
+    states = {name: compact_state(bundle.state_dict(name), fc8=name.startswith("detector")) for name in bundle.files}
+    config = bundle.config
+    if content_detector is not None:
+        other = load_bundle(content_detector)
+        mine, theirs = config.detector, other.config.detector
+        keys = ("arch", "input_width_px", "input_height_px")
+        if any(getattr(mine, k) != getattr(theirs, k) for k in keys):
+            raise BundleError(f"the content detector of {content_detector} ({', '.join(str(getattr(theirs, k)) for k in keys)}) "
+                              f"does not match the detector of {models} ({', '.join(str(getattr(mine, k)) for k in keys)})")
+        states["detector_content"] = compact_state(other.state_dict("detector"), fc8=True)
+        content_crop = content_crop or "first"
+    if content_crop is not None:
+        config = replace(config, detector=replace(config.detector, content_crop=content_crop))
+    save_bundle(out, config, states)
     refine = Path(models) / "refine.json"
     if refine.is_file():
         from llm_viewer.pipeline.refine import RefineConfig, save_refiners
@@ -120,8 +155,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--models", required=True, help="trained bundle folder")
     p.add_argument("--out", required=True, help="target folder")
     p.add_argument("--check-image", default=None, help="compare both bundles on this image")
+    p.add_argument("--content-detector", default=None, metavar="BUNDLE",
+                   help="add BUNDLE's detector as the second detector for the content inside padding bars")
+    p.add_argument("--content-crop", default=None, choices=("first", "fallback", "off"),
+                   help="detector.content_crop of the written bundle (default: kept; 'first' with --content-detector)")
     args = p.parse_args(argv)
-    size = export_bundle(args.models, args.out)
+    from llm_viewer.pipeline.bundle import BundleError
+
+    try:
+        size = export_bundle(args.models, args.out, content_detector=args.content_detector,
+                             content_crop=args.content_crop)
+    except BundleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"wrote {args.out}: {size / 1e6:.1f} MB")
     if args.check_image:
         print(json.dumps(compare(args.models, args.out, args.check_image)))

@@ -6,6 +6,8 @@ Layout::
     detector.safetensors   Faster R-CNN state dict
     hip.safetensors        one per region type (hip, diaphysis, knee, ankle)
     ...
+    detector_content.safetensors   optional: a second detector of the same architecture for the content
+                           inside padding bars (``OPTIONAL_MODEL_NAMES``; docs/PIPELINE.md "Padding bars")
 
 ``load_bundle`` parses and validates the JSON, checks every weight file exists, matches its recorded
 SHA-256 and has a readable safetensors header. Whether the tensors fit the architecture is checked when
@@ -26,9 +28,12 @@ from ..core.landmarks import REGIONS
 from .config import BundleConfig, BundleError
 
 __all__ = ["BundleError", "ModelBundle", "load_bundle", "save_bundle", "default_bundle_path", "MODEL_NAMES",
-           "load_state_dict_checked"]
+           "OPTIONAL_MODEL_NAMES", "load_state_dict_checked"]
 
 MODEL_NAMES: tuple[str, ...] = ("detector",) + REGIONS
+OPTIONAL_MODEL_NAMES: tuple[str, ...] = ("detector_content",)
+"""Models a bundle may add: ``detector_content`` reads the content inside padding bars when the main detector
+finds no complete leg on the whole image (``DetectorConfig.content_crop = "fallback"``)."""
 BUNDLE_JSON = "bundle.json"
 
 
@@ -59,9 +64,9 @@ class ModelBundle:
     model_id : str
         ``name-version-<first 8 hex of fingerprint>``: what case files record as the model.
     fingerprint : str
-        SHA-256 over the weight files' digests (in ``MODEL_NAMES`` order).
+        SHA-256 over the weight files' digests (in ``MODEL_NAMES`` order, then the optional models present).
     files : dict
-        Model name -> weight file path.
+        Model name -> weight file path (``MODEL_NAMES`` and the ``OPTIONAL_MODEL_NAMES`` the bundle has).
     """
 
     path: Path
@@ -96,7 +101,8 @@ def save_bundle(path: str | os.PathLike[str], config: BundleConfig,
         Target folder.
     config : BundleConfig
     state_dicts : dict
-        ``{"detector": sd, "hip": sd, "diaphysis": sd, "knee": sd, "ankle": sd}`` of tensors.
+        ``{"detector": sd, "hip": sd, "diaphysis": sd, "knee": sd, "ankle": sd}`` of tensors, optionally with
+        ``"detector_content"`` (:data:`OPTIONAL_MODEL_NAMES`).
 
     Raises
     ------
@@ -106,13 +112,14 @@ def save_bundle(path: str | os.PathLike[str], config: BundleConfig,
     from safetensors.torch import save_file
 
     missing = [n for n in MODEL_NAMES if n not in state_dicts]
-    unknown = [n for n in state_dicts if n not in MODEL_NAMES]
+    unknown = [n for n in state_dicts if n not in MODEL_NAMES + OPTIONAL_MODEL_NAMES]
     if missing or unknown:
-        raise BundleError(f"save_bundle: expected models {MODEL_NAMES}; missing {missing}, unknown {unknown}")
+        raise BundleError(f"save_bundle: expected models {MODEL_NAMES} (optionally {OPTIONAL_MODEL_NAMES}); "
+                          f"missing {missing}, unknown {unknown}")
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     files: dict[str, dict[str, str]] = {}
-    for name in MODEL_NAMES:
+    for name in MODEL_NAMES + tuple(n for n in OPTIONAL_MODEL_NAMES if n in state_dicts):
         target = folder / f"{name}.safetensors"
         tmp = folder / f".{name}.safetensors.tmp"
         tensors = {k: v.detach().cpu().contiguous() for k, v in state_dicts[name].items()}
@@ -156,7 +163,11 @@ def load_bundle(path: str | os.PathLike[str] | None = None) -> ModelBundle:
         raise BundleError(f"model bundle {folder}: {BUNDLE_JSON} has no 'files' table of weight files")
     files: dict[str, Path] = {}
     digests: list[str] = []
-    for name in MODEL_NAMES:
+    unknown = sorted(set(files_raw) - set(MODEL_NAMES + OPTIONAL_MODEL_NAMES))
+    if unknown:
+        raise BundleError(f"model bundle {folder}: unknown models {unknown} in the 'files' table; expected "
+                          f"{MODEL_NAMES}, optionally {OPTIONAL_MODEL_NAMES}")
+    for name in MODEL_NAMES + tuple(n for n in OPTIONAL_MODEL_NAMES if n in files_raw):
         entry = files_raw.get(name)
         if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
             raise BundleError(f"model bundle {folder}: no weight file listed for {name!r}")

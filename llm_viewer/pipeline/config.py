@@ -94,6 +94,8 @@ class DetectorConfig:
     """Padding bars (``crop.detection_crop``): ``"first"`` detects on the content inside them first (a detector
     trained on such crops), ``"fallback"`` on the whole image first and on the content when that finds no whole
     leg (a detector trained on whole exports: the default for bundles that do not say), ``"off"`` never."""
+    second_look: bool = True
+    """Read again, alone, the half of a two-leg film of a leg that lacks a region in view (``second_look``)."""
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> DetectorConfig:
@@ -120,6 +122,10 @@ class DetectorConfig:
             if mode not in CONTENT_CROP_MODES:
                 raise BundleError(f"{where}.content_crop: expected one of {CONTENT_CROP_MODES}, got {mode!r}")
             kw["content_crop"] = mode
+        if "second_look" in raw:
+            if not isinstance(raw["second_look"], bool):
+                raise BundleError(f"{where}.second_look: expected true or false, got {raw['second_look']!r}")
+            kw["second_look"] = raw["second_look"]
         return cls(**kw)
 
 

@@ -18,27 +18,24 @@ import torch
 
 from ..core.landmarks import REGIONS
 from . import decode
-from .bundle import MODEL_NAMES, load_bundle, load_state_dict_checked
+from .bundle import MODEL_NAMES, OPTIONAL_MODEL_NAMES, load_bundle, load_state_dict_checked
 from .calibration import Calibration, apply_calibration, load_calibration, not_analysed_report
 from .config import MASK_METHOD, BundleConfig, RegionModelConfig
 from .crop import (
     Box,
-    Letterbox,
     apply_affine,
     crop_affine,
-    detection_crop,
     from_normalized,
     invert_affine,
-    letterbox,
     letterbox_content,
     normalize_intensity,
     warp_crop,
 )
+from .engine_detect import DetectionMixin
 from .engine_side import SideCueMixin, forward_key
 from .legs import Detection, assign_legs
 from .marker import marker_warnings, read_side_markers
 from .models import build_detector, build_landmark_model, fold_batchnorm, skip_random_init
-from .multiscale import detect_in_content, detect_multiscale
 from .refine import Refiner
 from .results import (
     AnalysisCancelled,
@@ -118,12 +115,13 @@ class _Progress:
             self.fn(self.last, msg)
 
 
-class InferenceEngine(SideCueMixin):
+class InferenceEngine(DetectionMixin, SideCueMixin):
     """Runs a bundle's detector and region models on images. Build with :meth:`from_bundle`."""
 
     def __init__(self, config: BundleConfig, detector: torch.nn.Module, region_models: dict[str, torch.nn.Module],
                  *, device: str | torch.device = "auto", model_id: str = "untrained", tta: bool = False,
-                 refiner: Refiner | None = None, calibration: Calibration | None = None) -> None:
+                 refiner: Refiner | None = None, calibration: Calibration | None = None,
+                 content_detector: torch.nn.Module | None = None) -> None:
         self.config = config
         self.calibration = calibration
         """Conformal radii and OOD references (``calibration.json`` in the bundle), or ``None``."""
@@ -135,12 +133,18 @@ class InferenceEngine(SideCueMixin):
         self.last_zoom_out = 1.0
         self.tta = tta
         self.detector = detector.to(self._device).eval()
+        self.content_detector = None if content_detector is None else content_detector.to(self._device).eval()
+        """The bundle's optional second detector (``detector_content``) for the content inside padding bars, read
+        when the main detector finds no complete leg on the whole image (:func:`.multiscale.detect_in_content`)."""
         self.region_models = {r: m.to(self._device).eval() for r, m in region_models.items()}
         self._channels_last = self._device.type == "cuda"
         if self._channels_last:  # NHWC convolutions for the GPU's tensor cores (unmeasured: no GPU here)
             for m in self.region_models.values():
                 m.to(memory_format=torch.channels_last)
             backbone = getattr(self.detector, "backbone", None)
+            if backbone is not None:
+                backbone.to(memory_format=torch.channels_last)
+            backbone = getattr(self.content_detector, "backbone", None)
             if backbone is not None:
                 backbone.to(memory_format=torch.channels_last)
 
@@ -164,19 +168,20 @@ class InferenceEngine(SideCueMixin):
         dev = resolve_device(device)
         cfg = bundle.config
         models: dict[str, torch.nn.Module] = {}
-        for name in MODEL_NAMES:
+        for name in MODEL_NAMES + tuple(n for n in OPTIONAL_MODEL_NAMES if n in bundle.files):
             with skip_random_init():  # every tensor is loaded next (strict), so no random init to pay for
-                module = (build_detector(cfg.detector) if name == "detector"
+                module = (build_detector(cfg.detector) if name.startswith("detector")
                           else build_landmark_model(cfg.regions[name]))
             load_state_dict_checked(module, bundle.state_dict(name), name=name, where=f"model bundle {bundle.path}")
             if fold_bn:
                 fold_batchnorm(module.eval())
             models[name] = module
         detector = models.pop("detector")
+        content_detector = models.pop("detector_content", None)
         refiner = Refiner.from_bundle_dir(bundle.path, device=dev)
         calibration, cal_warning = load_calibration(bundle.path, bundle.model_id)
         engine = cls(cfg, detector, models, device=dev, model_id=bundle.model_id, tta=tta, refiner=refiner,
-                     calibration=calibration)
+                     calibration=calibration, content_detector=content_detector)
         engine.calibration_warning = cal_warning
         return engine
 
@@ -215,53 +220,6 @@ class InferenceEngine(SideCueMixin):
         if dtype is not None:
             return torch.autocast(device_type=self._device.type, dtype=dtype)
         return torch.autocast(device_type="cpu", enabled=False)
-
-    # ------------------------------------------------------------------ detection
-    def detect(self, image_norm: np.ndarray, lb: Letterbox | None = None) -> list[Detection]:
-        """Run the detector on a normalised image; boxes in original pixels, score-thresholded.
-
-        A view without a complete leg is also run zoomed out (:mod:`.multiscale`); ``self.last_zoom_out``
-        says which pass was kept.
-        """
-        first = self._detect_once(image_norm, lb)
-        dets, choice = detect_multiscale(image_norm, lambda f: self._detect_once(image_norm, zoom_out=f), first,
-                                         self.config.detector.zoom_out_factors)
-        self.last_zoom_out = choice.zoom_out
-        return dets
-
-    def _detect_view(self, view_norm: np.ndarray) -> tuple[list[Detection], float]:
-        """:meth:`detect` on ``view_norm``, with the zoom-out factor it kept."""
-        self.last_zoom_out = 1.0
-        dets = self.detect(view_norm)
-        return dets, self.last_zoom_out
-
-    def _detect_once(self, image_norm: np.ndarray, lb: Letterbox | None = None, zoom_out: float = 1.0
-                     ) -> list[Detection]:
-        """One detector pass; with ``zoom_out`` > 1 on the image shrunk that much in the canvas, its boxes not
-        clipped to the image (:func:`.multiscale.detect_multiscale` clips them)."""
-        dcfg = self.config.detector
-        if lb is None:
-            lb = letterbox(image_norm, dcfg.input_width_px, dcfg.input_height_px, zoom_out)
-        x = torch.from_numpy(lb.pixels).to(self._device)[None].expand(3, -1, -1)
-        with torch.inference_mode(), self._autocast():
-            out = self.detector([x])[0]
-        boxes = out["boxes"].float().cpu().numpy()
-        labels = out["labels"].cpu().numpy()
-        scores = out["scores"].float().cpu().numpy()
-        inv = invert_affine(lb.matrix)
-        h, w = image_norm.shape
-        dets: list[Detection] = []
-        for b, lab, s in zip(boxes, labels, scores):
-            if s < dcfg.score_threshold or not 1 <= int(lab) <= len(REGIONS):
-                continue
-            # torchvision boxes have the canvas extent [0, W]; our pixel-centre convention has [-0.5, W-0.5].
-            p = apply_affine(inv, np.array([[b[0] - 0.5, b[1] - 0.5], [b[2] - 0.5, b[3] - 0.5]]))
-            x0, x1 = p[:, 0] if zoom_out > 1.0 else np.clip(p[:, 0], -0.5, w - 0.5)
-            y0, y1 = p[:, 1] if zoom_out > 1.0 else np.clip(p[:, 1], -0.5, h - 0.5)
-            if x1 - x0 < 1 or y1 - y0 < 1:
-                continue
-            dets.append(Detection(REGIONS[int(lab) - 1], Box(float(x0), float(y0), float(x1), float(y1)), float(s)))
-        return dets
 
     # ------------------------------------------------------------------ main entry
     def analyze(self, image: np.ndarray, *, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
@@ -315,16 +273,8 @@ class InferenceEngine(SideCueMixin):
         report(0.05, "detecting regions")
 
         t0 = time.perf_counter()
-        # padding bars (a one-leg export on a tall canvas) would shrink the anatomy in the detector's canvas:
-        # it runs on the content inside them (crop.detection_crop, multiscale.detect_in_content)
-        content = (detection_crop(norm, dcfg.input_width_px, dcfg.input_height_px)
-                   if dcfg.content_crop != "off" else None)
-        if detections is not None:
-            dets = list(detections)
-            self.last_zoom_out = 1.0
-        else:
-            kept = detect_in_content(norm, content, self._detect_view, content_first=dcfg.content_crop == "first")
-            dets, content, self.last_zoom_out = kept.detections, kept.content, kept.zoom_out
+        reading = self._find_regions(norm, detections, timings)
+        dets, content, looked = reading.detections, reading.content, reading.second_look
         result.detection_box_px = None if content is None else (content.x0, content.y0, content.x1, content.y1)
         lb = letterbox_content(norm, content, dcfg.input_width_px, dcfg.input_height_px)
         timings["detect"] = time.perf_counter() - t0
@@ -341,6 +291,11 @@ class InferenceEngine(SideCueMixin):
                                  duplicate_iou=dcfg.nms_threshold, image_height_px=norm.shape[0],
                                  side_cues=self.side_cues(norm, forwards, mirror_s) if side_cues else None)
         warnings.extend(assignment.warnings)
+        for side, d in looked.added if looked is not None else ():
+            chain = assignment.legs.get(side, {})
+            if d.region in chain and chain[d.region].box == d.box:
+                warnings.append(f"{side} leg: its {d.region} was found on a second look at the leg's half of the "
+                                f"film (score {d.score:.2f}); its landmarks are flagged for review")
         timings["assign"] = time.perf_counter() - t0
         timings["side_cue_models"] = sum(mirror_s)  # part of "assign": the knee and ankle models, both orientations
         result.mirrored_suspect = assignment.mirrored
@@ -355,7 +310,7 @@ class InferenceEngine(SideCueMixin):
                     assigned.add(id(d.box))  # by box: a knee alias shares its ankle box (legs.knee_aliases)
                     result.rois.append(RoiBox(side, region, d.box.x0, d.box.y0, d.box.x1, d.box.y1, d.score))
         result.review_regions = [(side, region) for side, chain in assignment.legs.items()
-                                 for region, d in chain.items() if d.split or d.relabelled_from]
+                                 for region, d in chain.items() if d.split or d.relabelled_from or d.second_look]
         result.unassigned_rois = [RoiBox("", d.region, d.box.x0, d.box.y0, d.box.x1, d.box.y1, d.score)
                                   for d in dets if id(d.box) not in assigned]
         self._check_resolution(result, assignment.legs, norm.shape)

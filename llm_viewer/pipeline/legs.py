@@ -61,7 +61,7 @@ NOT_IN_IMAGE = "not in the image"
 NOT_DETECTED = "not detected"
 # Typical centre-to-centre offsets between the regions of one leg, in units of the larger side of the
 # reference region's box (means over 8 legs of generated studies, generator version 6; the smallest seen is 0.87 of its mean).
-_REGION_OFFSETS = {
+REGION_OFFSETS = {
     ("hip", "diaphysis"): 1.91, ("hip", "knee"): 4.40, ("hip", "ankle"): 7.85,
     ("diaphysis", "hip"): -0.84, ("diaphysis", "knee"): 1.10, ("diaphysis", "ankle"): 2.63,
     ("knee", "hip"): -4.28, ("knee", "diaphysis"): -2.42, ("knee", "ankle"): 3.35,
@@ -102,6 +102,8 @@ class Detection:
     relabelled_from: str = ""
     """The class the detector gave a box that is used as another region (:func:`knee_aliases`): its landmarks
     are flagged."""
+    second_look: bool = False
+    """Found on a second look at the leg's half of the film (:mod:`.second_look`): its landmarks are flagged."""
 
 
 @dataclass
@@ -217,7 +219,7 @@ def _consistent(chain: list[Detection]) -> bool:
             return False
         if abs(b.box.cx - a.box.cx) > 1.5 * max(a.box.width, b.box.width):
             return False
-        typical = _REGION_OFFSETS.get((a.region, b.region))
+        typical = REGION_OFFSETS.get((a.region, b.region))
         frac = _MIN_OFFSET_FRAC if REGIONS.index(b.region) - REGIONS.index(a.region) == 1 else _MIN_SKIP_OFFSET_FRAC
         if typical is not None and b.box.cy - a.box.cy < frac * typical * max(a.box.width, a.box.height):
             return False  # e.g. an "ankle" just below the knee: the tibia's shaft cut by the image edge
@@ -321,7 +323,7 @@ def absent_reasons(chain: dict[str, Detection], missing: list[str], image_height
     """Why each missing region of a leg is missing: ``NOT_IN_IMAGE`` or ``NOT_DETECTED``.
 
     A region is outside the image when, predicted from the nearest detected region of the leg with
-    ``_OFFSET_SAFETY`` (0.85) × its typical offset (``_REGION_OFFSETS``, in units of that box's larger side), its
+    ``_OFFSET_SAFETY`` (0.85) × its typical offset (``REGION_OFFSETS``, in units of that box's larger side), its
     centre would lie beyond the top or bottom edge; a region between detected ones, or whose predicted place
     is inside the image, was not detected. Without an image height every missing region is "not detected".
     """
@@ -336,7 +338,7 @@ def absent_reasons(chain: dict[str, Detection], missing: list[str], image_height
         if above and below:
             continue  # between two detected regions: it is in the image
         ref = min(chain.values(), key=lambda d: abs(REGIONS.index(d.region) - ri))
-        off = _REGION_OFFSETS[(ref.region, r)] * max(ref.box.width, ref.box.height) * _OFFSET_SAFETY
+        off = REGION_OFFSETS[(ref.region, r)] * max(ref.box.width, ref.box.height) * _OFFSET_SAFETY
         y = ref.box.cy + off
         if y < -0.5 or y > image_height_px - 0.5:
             out[r] = NOT_IN_IMAGE

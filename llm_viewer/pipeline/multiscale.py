@@ -141,7 +141,9 @@ class DetectionView:
 
 def detect_in_content(image_norm: np.ndarray, content: ContentBox | None,
                       detect: Callable[[np.ndarray], tuple[list[Detection], float]], *,
-                      content_first: bool = True) -> DetectionView:
+                      content_first: bool = True,
+                      detect_content: Callable[[np.ndarray], tuple[list[Detection], float]] | None = None
+                      ) -> DetectionView:
     """Detect on the content inside padding bars and on the whole image, the second only when needed.
 
     The content crop enlarges a one-leg export's anatomy to a whole film's scale in the detector's canvas.
@@ -165,6 +167,10 @@ def detect_in_content(image_norm: np.ndarray, content: ContentBox | None,
     content_first : bool
         Read the content first (a detector trained on content crops: ``DetectorConfig.content_crop`` =
         ``"first"``), or the whole image first (``"fallback"``, a detector trained on whole exports).
+    detect_content : callable, optional
+        Detection for the content crop (the bundle's content detector, trained on content crops); ``None``
+        uses ``detect`` for both. Its reading is kept only when it finds a complete leg: otherwise the
+        whole image's reading (``detect``) is, whatever the scores.
 
     Returns
     -------
@@ -176,7 +182,7 @@ def detect_in_content(image_norm: np.ndarray, content: ContentBox | None,
 
     def inner() -> DetectionView:
         view = image_norm[content.y0:content.y1, content.x0:content.x1]
-        dets, zoom = detect(view)
+        dets, zoom = (detect if detect_content is None else detect_content)(view)
         shifted = [replace(d, box=Box(d.box.x0 + content.x0, d.box.y0 + content.y0, d.box.x1 + content.x0,
                                       d.box.y1 + content.y0)) for d in dets]
         return DetectionView(shifted, content, zoom)
@@ -190,7 +196,9 @@ def detect_in_content(image_norm: np.ndarray, content: ContentBox | None,
     if complete_leg(first.detections):
         return first
     second = second_run()
-    if complete_leg(second.detections):
+    if complete_leg(second.detections) or (content_first and detect_content is not None):
+        # a separate content detector's reading is kept only with a complete leg: on a partial view (a knee
+        # alone on a film with a margin) it also boxes the other leg's half-cut knee (docs/EVALUATION.md)
         return second
     if content_first and mean_top_score(second.detections) > mean_top_score(first.detections) + SWITCH_MARGIN:
         return second  # the whole image: a partial view the crop enlarged too far (RG3's ankle)

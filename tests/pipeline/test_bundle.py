@@ -93,6 +93,29 @@ def test_missing_or_broken_bundle_folder(tmp_path):
     assert default_bundle_path().parts[-3:] == ("resources", "models", "demo")
 
 
+def test_an_optional_content_detector_is_saved_loaded_and_part_of_the_model_id(tiny_engine, tmp_path):
+    from llm_viewer.pipeline.models import build_detector
+
+    _save_tiny(tiny_engine, tmp_path / "plain")
+    second = build_detector(tiny_engine.config.detector)
+    sds = {"detector": tiny_engine.detector.state_dict(), "detector_content": second.state_dict(),
+           **{r: tiny_engine.region_models[r].state_dict() for r in REGIONS}}
+    save_bundle(tmp_path / "b", tiny_engine.config, sds)
+    bundle = load_bundle(tmp_path / "b")
+    assert set(bundle.files) == {"detector", "detector_content", *REGIONS}
+    assert bundle.model_id != load_bundle(tmp_path / "plain").model_id  # other weights, other results
+    engine = InferenceEngine.from_bundle(tmp_path / "b", device="cpu", fold_bn=False)
+    assert engine.content_detector is not None
+    for k, v in second.state_dict().items():
+        assert (engine.content_detector.state_dict()[k] == v).all()
+    assert InferenceEngine.from_bundle(tmp_path / "plain", device="cpu").content_detector is None
+    doc = json.loads((tmp_path / "b/bundle.json").read_text())
+    doc["files"]["detector_extra"] = doc["files"].pop("detector_content")
+    (tmp_path / "b/bundle.json").write_text(json.dumps(doc))
+    with pytest.raises(BundleError, match="unknown models \\['detector_extra'\\]"):
+        load_bundle(tmp_path / "b")
+
+
 def test_save_bundle_requires_every_model(tmp_path):
     with pytest.raises(BundleError, match="missing"):
         save_bundle(tmp_path, tiny_config(), {"detector": {}})

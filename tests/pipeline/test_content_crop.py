@@ -150,3 +150,68 @@ def test_whole_image_first_tries_the_content_when_it_finds_no_whole_leg():
     assert calls == [(1000, 100), (600, 100)]
     assert kept.content == content and len(kept.detections) == 4  # a complete leg beats a higher-scoring part
     assert kept.detections[0].box.y0 == 200.0
+
+
+def test_a_content_detector_reads_only_the_content():
+    img = np.zeros((1000, 100), np.float32)
+    content = ContentBox(0, 200, 100, 800)
+    calls = []
+
+    def detect(view):
+        calls.append(("main", view.shape))
+        return (_dets(0.9, ("knee",)), 1.0)  # the whole export: a knee only
+
+    def detect_content(view):
+        calls.append(("content", view.shape))
+        return (_dets(0.8, ("hip", "diaphysis", "knee", "ankle")), 1.0)
+
+    kept = detect_in_content(img, content, detect, content_first=False, detect_content=detect_content)
+    assert calls == [("main", (1000, 100)), ("content", (600, 100))]
+    assert kept.content == content and len(kept.detections) == 4 and kept.detections[0].box.y0 == 200.0
+    calls.clear()  # read first, the content detector's reading is kept with a complete leg
+    kept = detect_in_content(img, content, detect, content_first=True, detect_content=detect_content)
+    assert calls == [("content", (600, 100))] and kept.content == content
+
+    def detect_content_partial(view):  # two knees (the other leg's, half cut) scoring higher than the main one
+        calls.append(("content", view.shape))
+        return (_dets(0.99, ("knee", "knee")), 1.0)
+
+    calls.clear()  # without a complete leg it is never kept, however high it scores: the main detector's is
+    kept = detect_in_content(img, content, detect, content_first=True, detect_content=detect_content_partial)
+    assert calls == [("content", (600, 100)), ("main", (1000, 100))]
+    assert kept.content is None and len(kept.detections) == 1
+    kept = detect_in_content(img, content, detect, content_first=False, detect_content=detect_content_partial)
+    assert kept.content is None and len(kept.detections) == 1
+    calls.clear()  # without bars the content detector never runs
+    kept = detect_in_content(img, None, detect, content_first=False, detect_content=detect_content)
+    assert calls == [("main", (1000, 100))] and kept.content is None
+
+
+def test_engine_runs_its_content_detector_on_the_content_when_the_whole_image_has_no_leg(monkeypatch):
+    from llm_viewer.pipeline.engine import InferenceEngine
+    from llm_viewer.pipeline.models import build_detector
+
+    from .conftest import tiny_config
+
+    cfg = tiny_config()
+    engine = InferenceEngine(cfg, build_detector(cfg.detector), InferenceEngine.from_config(cfg).region_models,
+                             device="cpu", content_detector=build_detector(cfg.detector))
+    img = np.zeros((1200, 300), np.float32)
+    img[300:900] = np.random.default_rng(0).normal(100.0, 10.0, size=(600, 300))
+    img[300:900, 60:100] += 200.0
+    seen = []
+
+    def fake_once(image_norm, lb=None, zoom_out=1.0, *, detector=None):
+        who = "content" if detector is engine.content_detector else "main"
+        seen.append((who, image_norm.shape, zoom_out))
+        if who == "main":
+            return [Detection("knee", Box(40.0, 500.0, 120.0, 600.0), 0.9)]
+        return [Detection(r, Box(40.0, 20.0 + 140 * i, 120.0, 120.0 + 140 * i), 0.9)
+                for i, r in enumerate(("hip", "diaphysis", "knee", "ankle"))]
+
+    monkeypatch.setattr(engine, "_detect_once", fake_once)
+    res = engine.analyze(img, side_cues=False)
+    assert seen[0] == ("main", (1200, 300), 1.0)
+    assert {s[0] for s in seen if s[1] == (600, 300)} == {"content"}  # the content crop: only the second detector
+    assert res.detection_box_px == (0, 300, 300, 900)
+    assert sorted(r.region for r in res.rois) == ["ankle", "diaphysis", "hip", "knee"]

@@ -64,7 +64,7 @@ def test_a_zoomed_out_letterbox_is_the_padded_image_letterboxed_without_the_copy
 
 
 def test_the_engine_runs_its_zoom_out_passes_on_the_image_itself(tiny_engine, monkeypatch):
-    import llm_viewer.pipeline.engine as engine_mod
+    import llm_viewer.pipeline.engine_detect as engine_mod
 
     sizes = []
     real = engine_mod.letterbox

@@ -83,6 +83,26 @@ def test_low_resolution_points_get_their_own_factor_and_hold_ninety_percent(alig
     assert m1.low_res_factors == {} and m1.factor("knee_center", True) == m1.factor("knee_center", False)
 
 
+def test_radii_only_records_widen_the_radii_but_not_the_ood_references(alignment_examples):
+    case = alignment_examples[0]
+    lms, spacing = case["legs"]["right"]["landmarks"], case["pixel_spacing_mm"]
+    base = _records(60, 0, lms, spacing)
+    extra = _records(60, 5, lms, spacing, sigma_px=6.0)  # another domain: larger errors, weaker detections
+    for r in extra:
+        r["features"]["det_scores"] = [0.94]
+    pooled = calibrate.fit(base + extra, "m")
+    for r in extra:
+        r["ood_reference"] = False
+    radii_only = calibrate.fit(base + extra, "m")
+    alone = calibrate.fit(base, "m")
+    # the radii see every record either way; the OOD references only the reference stores
+    assert radii_only.modes["plain"].factors == pooled.modes["plain"].factors
+    for lm in lms:
+        assert radii_only.modes["plain"].factors[lm] > 1.2 * alone.modes["plain"].factors[lm]
+    assert pooled.best_detector_max == pytest.approx(0.06)
+    assert radii_only.best_detector_max == pytest.approx(alone.best_detector_max) == pytest.approx(0.05)
+
+
 def test_fit_refuses_records_without_legs(alignment_examples):
     case = alignment_examples[0]
     recs = _records(3, 0, case["legs"]["right"]["landmarks"], case["pixel_spacing_mm"])
