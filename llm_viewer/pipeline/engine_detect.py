@@ -46,7 +46,7 @@ class DetectionMixin:
     def _find_regions(self, norm: np.ndarray, detections: list[Detection] | None, timings: dict[str, float]
                       ) -> RegionReading:
         """The region boxes of one image: given ones, or the detector's (padding bars, zoom-out passes, second
-        look); sets ``self.last_zoom_out`` and ``timings["second_look"]`` when that ran."""
+        look); sets ``self.last_zoom_out``, and ``timings["second_look"]`` when a leg's half was read again."""
         dcfg = self.config.detector
         # padding bars (a one-leg export on a tall canvas) would shrink the anatomy in the detector's canvas:
         # it runs on the content inside them (crop.detection_crop, multiscale.detect_in_content)
@@ -65,7 +65,8 @@ class DetectionMixin:
         readers = ([self._detect_content_view] if self.content_detector is not None else []) + [self._detect_view]
         looked = second_look(kept.detections, norm, readers, duplicate_iou=dcfg.nms_threshold)
         self.last_zoom_out = kept.zoom_out
-        timings["second_look"] = time.perf_counter() - t1
+        if looked.looked:  # a half was read again: what that cost (the check alone is a millisecond)
+            timings["second_look"] = time.perf_counter() - t1
         return RegionReading(looked.detections, kept.content, looked)
 
     def detect(self, image_norm: np.ndarray, lb: Letterbox | None = None, *,
