@@ -34,6 +34,11 @@ MODEL_NAMES: tuple[str, ...] = ("detector",) + REGIONS
 OPTIONAL_MODEL_NAMES: tuple[str, ...] = ("detector_content",)
 """Models a bundle may add: ``detector_content`` reads the content inside padding bars when the main detector
 finds no complete leg on the whole image (``DetectorConfig.content_crop = "fallback"``)."""
+
+
+def _models_of(names: Any) -> tuple[str, ...]:
+    """Every model of a bundle that has the optional models among ``names``, in file (and fingerprint) order."""
+    return MODEL_NAMES + tuple(n for n in OPTIONAL_MODEL_NAMES if n in names)
 BUNDLE_JSON = "bundle.json"
 
 
@@ -119,7 +124,7 @@ def save_bundle(path: str | os.PathLike[str], config: BundleConfig,
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     files: dict[str, dict[str, str]] = {}
-    for name in MODEL_NAMES + tuple(n for n in OPTIONAL_MODEL_NAMES if n in state_dicts):
+    for name in _models_of(state_dicts):
         target = folder / f"{name}.safetensors"
         tmp = folder / f".{name}.safetensors.tmp"
         tensors = {k: v.detach().cpu().contiguous() for k, v in state_dicts[name].items()}
@@ -167,7 +172,7 @@ def load_bundle(path: str | os.PathLike[str] | None = None) -> ModelBundle:
     if unknown:
         raise BundleError(f"model bundle {folder}: unknown models {unknown} in the 'files' table; expected "
                           f"{MODEL_NAMES}, optionally {OPTIONAL_MODEL_NAMES}")
-    for name in MODEL_NAMES + tuple(n for n in OPTIONAL_MODEL_NAMES if n in files_raw):
+    for name in _models_of(files_raw):
         entry = files_raw.get(name)
         if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
             raise BundleError(f"model bundle {folder}: no weight file listed for {name!r}")

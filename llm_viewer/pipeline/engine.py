@@ -18,7 +18,7 @@ import torch
 
 from ..core.landmarks import REGIONS
 from . import decode
-from .bundle import MODEL_NAMES, OPTIONAL_MODEL_NAMES, load_bundle, load_state_dict_checked
+from .bundle import load_bundle, load_state_dict_checked
 from .calibration import Calibration, apply_calibration, load_calibration, not_analysed_report
 from .config import MASK_METHOD, BundleConfig, RegionModelConfig
 from .crop import (
@@ -168,7 +168,7 @@ class InferenceEngine(DetectionMixin, SideCueMixin):
         dev = resolve_device(device)
         cfg = bundle.config
         models: dict[str, torch.nn.Module] = {}
-        for name in MODEL_NAMES + tuple(n for n in OPTIONAL_MODEL_NAMES if n in bundle.files):
+        for name in bundle.files:  # MODEL_NAMES, then the optional models the bundle has
             with skip_random_init():  # every tensor is loaded next (strict), so no random init to pay for
                 module = (build_detector(cfg.detector) if name.startswith("detector")
                           else build_landmark_model(cfg.regions[name]))

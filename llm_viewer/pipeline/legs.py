@@ -123,7 +123,8 @@ class LegAssignment:
     side outwards, so only a side marker can tell; this catches panels mirrored one by one or failed cues."""
 
 
-def _iou(a: Box, b: Box) -> float:
+def box_iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes (0 for empty ones)."""
     ix = max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0))
     iy = max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
     inter = ix * iy
@@ -142,7 +143,7 @@ def dedupe(detections: list[Detection], iou_threshold: float = 0.5) -> list[Dete
     for det in sorted(detections, key=lambda d: -d.score):
         if det.region not in REGIONS or not (det.box.width > 0 and det.box.height > 0):
             continue
-        if all(k.region != det.region or _iou(k.box, det.box) <= iou_threshold for k in kept):
+        if all(k.region != det.region or box_iou(k.box, det.box) <= iou_threshold for k in kept):
             kept.append(det)
     return kept
 
@@ -182,7 +183,7 @@ def knee_aliases(dets: list[Detection], image_height_px: float | None) -> list[D
             dy = a.box.cy - d.box.cy
             if not (0.0 < dy <= _ALIAS_MAX_OFFSET * size and abs(a.box.cx - d.box.cx) < max(a.box.width, d.box.width)):
                 continue
-            if any(k.region == "knee" and _iou(k.box, a.box) > 0.3 for k in dets):
+            if any(k.region == "knee" and box_iou(k.box, a.box) > 0.3 for k in dets):
                 break
             out.append(Detection("knee", a.box, a.score * _ALIAS_SCORE, a.split, relabelled_from="ankle"))
             break
@@ -318,6 +319,14 @@ def joint_chains(right: list[Detection], left: list[Detection], mid: float) -> d
     return {"right": best[1], "left": best[2]}
 
 
+def nearest_offset(chain: dict[str, Detection], region: str) -> tuple[Detection, float]:
+    """The region of ``chain`` nearest to ``region`` in the leg's order (the better-scoring one of two equally near)
+    and ``region``'s typical centre offset from it, px (:data:`REGION_OFFSETS` × that box's larger side)."""
+    ri = REGIONS.index(region)
+    ref = min(chain.values(), key=lambda d: (abs(REGIONS.index(d.region) - ri), -d.score))
+    return ref, REGION_OFFSETS[(ref.region, region)] * max(ref.box.width, ref.box.height)
+
+
 def absent_reasons(chain: dict[str, Detection], missing: list[str], image_height_px: float | None
                    ) -> dict[str, str]:
     """Why each missing region of a leg is missing: ``NOT_IN_IMAGE`` or ``NOT_DETECTED``.
@@ -337,9 +346,8 @@ def absent_reasons(chain: dict[str, Detection], missing: list[str], image_height
         below = [d for d in chain.values() if REGIONS.index(d.region) > ri]
         if above and below:
             continue  # between two detected regions: it is in the image
-        ref = min(chain.values(), key=lambda d: abs(REGIONS.index(d.region) - ri))
-        off = REGION_OFFSETS[(ref.region, r)] * max(ref.box.width, ref.box.height) * _OFFSET_SAFETY
-        y = ref.box.cy + off
+        ref, off = nearest_offset(chain, r)
+        y = ref.box.cy + off * _OFFSET_SAFETY
         if y < -0.5 or y > image_height_px - 0.5:
             out[r] = NOT_IN_IMAGE
     return out

@@ -12,7 +12,7 @@ regions (so a lone box beside one leg, the other leg's edge on a one-leg crop, n
 boxes it keeps, per missing region, the best one of that region whose centre lies in the leg's half, in the
 leg's column (within :data:`COLUMN_WIDTHS` of its widest box of the leg's box centres) and not on a box already
 there, whose centre lies where the leg's nearest region puts it (within :data:`OFFSET_TOLERANCE` of the typical
-offset). The leg assignment then runs again on all the boxes and decides, as for any box, whether a new one fits
+offset, :func:`.legs.nearest_offset`). The leg assignment then runs again on all the boxes and decides, as for any box, whether a new one fits
 the chain; the landmarks of a region found this way are flagged for review. A film whose first reading is complete costs nothing more.
 """
 
@@ -24,9 +24,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..core.landmarks import REGIONS
 from .crop import Box
-from .legs import NOT_DETECTED, REGION_OFFSETS, Detection, assign_legs
+from .legs import NOT_DETECTED, Detection, assign_legs, box_iou, nearest_offset
 
 COLUMN_WIDTHS = 1.0
 """A new box's centre lies at most this many widths of the leg's widest box from the median centre of its boxes."""
@@ -53,22 +52,6 @@ class SecondLook:
     detections: list[Detection]
     added: list[tuple[str, Detection]] = field(default_factory=list)
     looked: tuple[str, ...] = ()
-
-
-def _iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a.x1, b.x1) - max(a.x0, b.x0))
-    iy = max(0.0, min(a.y1, b.y1) - max(a.y0, b.y0))
-    union = a.width * a.height + b.width * b.height - ix * iy
-    return ix * iy / union if union > 0 else 0.0
-
-
-def expected_centre(chain: dict[str, Detection], region: str) -> tuple[float, float]:
-    """``(y, offset)``: where the nearest region of ``chain`` puts ``region``'s centre, and that typical offset
-    (px; :data:`.legs.REGION_OFFSETS` times the reference box's larger side)."""
-    ri = REGIONS.index(region)
-    ref = min(chain.values(), key=lambda d: (abs(REGIONS.index(d.region) - ri), -d.score))
-    off = REGION_OFFSETS[(ref.region, region)] * max(ref.box.width, ref.box.height)
-    return ref.box.cy + off, off
 
 
 def second_look(detections: list[Detection], image_norm: np.ndarray,
@@ -116,7 +99,10 @@ def second_look(detections: list[Detection], image_norm: np.ndarray,
         looked.append(side)
         chain = first.legs[side]
         widest = max(d.box.width for d in chain.values())
-        expected = {r: expected_centre(chain, r) for r in regions}
+        expected = {}
+        for r in regions:
+            ref, off = nearest_offset(chain, r)
+            expected[r] = (ref.box.cy + off, off)
         todo = list(regions)
         for run in readers:
             if not todo:
@@ -132,7 +118,7 @@ def second_look(detections: list[Detection], image_norm: np.ndarray,
                         continue
                     if abs(box.cy - expected[region][0]) > OFFSET_TOLERANCE * abs(expected[region][1]):
                         continue  # not where the leg's other regions put it
-                    if any(e.region == region and _iou(e.box, box) > _SAME_BOX_IOU for e in detections):
+                    if any(e.region == region and box_iou(e.box, box) > _SAME_BOX_IOU for e in detections):
                         continue  # the first reading had it (and the assignment did not take it)
                     cands.append(replace(d, box=box, second_look=True))
                 if cands:
